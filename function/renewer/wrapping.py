@@ -1,0 +1,60 @@
+"""The wrapping-algorithm table, shared by the function (wrap) and the emulator (unwrap).
+
+One explicit mapping from the KMS algorithm name to a ``cryptography`` padding object. OAEP with
+SHA-256 (for both the hash and MGF1) is the default; PKCS#1 v1.5 is legacy and supported only
+because KMS still offers it.
+"""
+
+from __future__ import annotations
+
+import base64
+from enum import Enum
+
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+MATERIAL_BYTES = 32
+
+
+class WrappingAlgorithm(str, Enum):
+    RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
+    RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
+    RSAES_PKCS1_V1_5 = "RSAES_PKCS1_V1_5"  # legacy
+
+
+def padding_for(algorithm: WrappingAlgorithm) -> padding.AsymmetricPadding:
+    """The RSA padding that ``algorithm`` names, with every parameter spelled out."""
+    match WrappingAlgorithm(algorithm):
+        case WrappingAlgorithm.RSAES_OAEP_SHA_256:
+            return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
+        case WrappingAlgorithm.RSAES_OAEP_SHA_1:
+            return padding.OAEP(mgf=padding.MGF1(hashes.SHA1()), algorithm=hashes.SHA1(), label=None)
+        case WrappingAlgorithm.RSAES_PKCS1_V1_5:
+            return padding.PKCS1v15()
+    raise ValueError(f"unsupported wrapping algorithm {algorithm!r}")  # pragma: no cover
+
+
+def load_public_key(public_key_b64: str) -> rsa.RSAPublicKey:
+    """Parse the ``PublicKey`` of ``GetParametersForImport``: base64 DER SubjectPublicKeyInfo."""
+    key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+    if not isinstance(key, rsa.RSAPublicKey):
+        raise ValueError("the import public key is not an RSA key")
+    return key
+
+
+def wrap(public_key: rsa.RSAPublicKey, material: bytes, algorithm: WrappingAlgorithm) -> bytes:
+    """Encrypt ``material`` under the KMS import public key."""
+    return public_key.encrypt(material, padding_for(algorithm))
+
+
+def unwrap(private_key: rsa.RSAPrivateKey, blob: bytes, algorithm: WrappingAlgorithm) -> bytes:
+    """Decrypt a wrapped blob; raises ``ValueError`` when it does not decrypt."""
+    return private_key.decrypt(blob, padding_for(algorithm))
+
+
+def key_check_value(material: bytes) -> str:
+    """First 3 bytes of AES-256-ECB(material, 16 zero bytes), upper-case hex."""
+    encryptor = Cipher(algorithms.AES(material), modes.ECB()).encryptor()
+    block = encryptor.update(bytes(16)) + encryptor.finalize()
+    return block[:3].hex().upper()
