@@ -1,0 +1,1 @@
+"""The emulator's state and every invariant of the service, independent of the wire."""

@@ -1,0 +1,111 @@
+"""Records the backend keeps: keys, import tokens, secret versions. Plain data with (de)serialisers
+for the optional sqlite store; bytes are kept as base64 there."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+
+ENABLED = "Enabled"
+DISABLED = "Disabled"
+PENDING_DELETION = "PendingDeletion"
+PENDING_IMPORT = "PendingImport"
+
+ORIGIN_KMS = "Aliyun_KMS"
+ORIGIN_EXTERNAL = "EXTERNAL"
+
+
+def _b64(data: bytes | None) -> str | None:
+    return None if data is None else base64.b64encode(data).decode()
+
+
+def _unb64(text: str | None) -> bytes | None:
+    return None if text is None else base64.b64decode(text)
+
+
+@dataclass
+class Key:
+    key_id: str
+    arn: str
+    origin: str
+    state: str
+    creation: float
+    creator: str
+    description: str = ""
+    key_spec: str = "Aliyun_AES_256"
+    key_usage: str = "ENCRYPT/DECRYPT"
+    protection_level: str = "SOFTWARE"
+    material: bytes | None = None  # present only while usable
+    material_fingerprint: str | None = None  # SHA-256 of the first material ever imported; kept forever
+    material_expire: float | None = None  # unix seconds; 0 or None = never
+    delete_at: float | None = None
+    state_before_deletion: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["material"] = _b64(self.material)
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Key:
+        return cls(**{**record, "material": _unb64(record.get("material"))})
+
+
+@dataclass
+class ImportToken:
+    token: str
+    key_id: str
+    algorithm: str
+    private_key_der: bytes
+    expires: float
+
+    def public_key_b64(self) -> str:
+        """The ``PublicKey`` the service returns: base64 DER SubjectPublicKeyInfo."""
+        private_key = serialization.load_der_private_key(self.private_key_der, password=None)
+        der = private_key.public_key().public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        )
+        return base64.b64encode(der).decode()
+
+    def to_record(self) -> dict[str, Any]:
+        return {**asdict(self), "private_key_der": _b64(self.private_key_der)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> ImportToken:
+        return cls(**{**record, "private_key_der": _unb64(record["private_key_der"])})
+
+
+@dataclass
+class SecretVersion:
+    version_id: str
+    data: bytes
+    data_type: str  # "text" | "binary"
+    created: float
+    stages: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Secret:
+    name: str
+    arn: str
+    created: float
+    description: str = ""
+    encryption_key_id: str = ""
+    versions: dict[str, SecretVersion] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
+
+    def to_record(self) -> dict[str, Any]:
+        record = asdict(self)
+        record["versions"] = {vid: {**asdict(v), "data": _b64(v.data)} for vid, v in self.versions.items()}
+        return record
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> Secret:
+        versions = {
+            vid: SecretVersion(**{**v, "data": _unb64(v["data"])}) for vid, v in record.get("versions", {}).items()
+        }
+        return cls(**{**record, "versions": versions})
