@@ -1,0 +1,5 @@
+import sys
+
+from renewer.cli import main
+
+sys.exit(main())

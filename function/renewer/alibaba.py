@@ -1,0 +1,168 @@
+"""Alibaba Cloud through its official SDKs: KMS (keys and secrets) and CloudMonitor.
+
+One :class:`AlibabaClients` per run creates each region's SDK client once and reuses it. SDK
+errors become :class:`CloudError` carrying only the service's ``Code`` and ``Message``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+from alibabacloud_kms20160120 import models as kms_models
+from alibabacloud_kms20160120.client import Client as KmsClient
+from alibabacloud_tea_openapi.models import Config
+from darabonba.exceptions import ResponseException
+
+from renewer.errors import CloudError
+from renewer.settings import Settings
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"Credentials(access_key_id={self.access_key_id!r}, <secret redacted>)"
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    arn: str
+    origin: str
+    state: str
+    expires: float | None  # unix seconds; None = never expires (or never imported)
+
+
+@dataclass(frozen=True)
+class ImportParameters:
+    key_id: str
+    public_key: str  # base64 DER SubjectPublicKeyInfo
+    token: str
+    token_expires: float | None
+
+    def __repr__(self) -> str:
+        return f"ImportParameters(key_id={self.key_id!r}, token=<redacted>)"
+
+
+def parse_time(text: str | None) -> float | None:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (empty = none) to unix seconds."""
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+@contextmanager
+def cloud_errors(action: str) -> Iterator[None]:
+    """Translate SDK exceptions into :class:`CloudError` (code and service message only)."""
+    try:
+        yield
+    except ResponseException as exc:
+        data = exc.data if isinstance(exc.data, dict) else {}
+        message = str(data.get("Message") or exc.message or "")
+        raise CloudError(str(exc.code or "UnknownError"), message, http_status=exc.status_code, action=action) from exc
+    except (OSError, TimeoutError) as exc:  # connection refused, reset, timed out
+        raise CloudError("ConnectionError", f"{action}: {type(exc).__name__}", action=action) from exc
+    except Exception as exc:
+        if exc.__class__.__module__.startswith(("requests", "urllib3", "aiohttp", "Tea", "darabonba")):
+            raise CloudError("ConnectionError", f"{action}: {type(exc).__name__}", action=action) from exc
+        raise
+
+
+class AlibabaClients:
+    """SDK clients per region, created on first use and reused for the whole run."""
+
+    def __init__(self, settings: Settings, credentials: Credentials | None) -> None:
+        self.settings = settings
+        self.credentials = credentials
+        self._kms: dict[str, KmsClient] = {}
+        self._cms: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._default_chain: Any = None
+
+    def _config(self, region: str) -> Config:
+        config = Config(region_id=region, read_timeout=10_000, connect_timeout=5_000)
+        if self.credentials is not None:
+            config.access_key_id = self.credentials.access_key_id
+            config.access_key_secret = self.credentials.access_key_secret
+            config.security_token = self.credentials.security_token or None
+        else:
+            if self._default_chain is None:
+                from alibabacloud_credentials.client import Client as CredentialClient
+
+                self._default_chain = CredentialClient()
+            config.credential = self._default_chain
+        endpoint = self.settings.endpoint(region)
+        if endpoint is not None:
+            config.endpoint = endpoint.host
+            config.protocol = endpoint.protocol
+        return config
+
+    def _cached(self, cache: dict[str, Any], region: str, make: Callable[[Config], T]) -> T:
+        with self._lock:
+            if region not in cache:
+                cache[region] = make(self._config(region))
+            return cache[region]
+
+    def kms(self, region: str) -> AlibabaKms:
+        return AlibabaKms(region, self._cached(self._kms, region, KmsClient))
+
+    def cms(self, region: str) -> Any:
+        def make(config: Config) -> Any:
+            from alibabacloud_cms20190101.client import Client as CmsClient
+
+            return CmsClient(config)
+
+        return self._cached(self._cms, region, make)
+
+
+class AlibabaKms:
+    """The KMS calls the renewal flow makes, in one region."""
+
+    def __init__(self, region: str, client: KmsClient) -> None:
+        self.region = region
+        self.client = client
+
+    def describe_key(self, key_id: str) -> KeyInfo:
+        with cloud_errors("DescribeKey"):
+            meta = self.client.describe_key(kms_models.DescribeKeyRequest(key_id=key_id)).body.key_metadata
+        return KeyInfo(meta.key_id, meta.arn, meta.origin, meta.key_state, parse_time(meta.material_expire_time))
+
+    def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:
+        request = kms_models.GetParametersForImportRequest(
+            key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec="RSA_2048"
+        )
+        with cloud_errors("GetParametersForImport"):
+            body = self.client.get_parameters_for_import(request).body
+        return ImportParameters(body.key_id, body.public_key, body.import_token, parse_time(body.token_expire_time))
+
+    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> None:
+        request = kms_models.ImportKeyMaterialRequest(
+            key_id=key_id, encrypted_key_material=wrapped_b64, import_token=token, key_material_expire_unix=expire_unix
+        )
+        with cloud_errors("ImportKeyMaterial"):
+            self.client.import_key_material(request)
+
+    def canary(self, key_id: str, plaintext: str) -> str:
+        """Encrypt then decrypt ``plaintext`` under the key; returns what came back."""
+        with cloud_errors("Encrypt"):
+            blob = self.client.encrypt(kms_models.EncryptRequest(key_id=key_id, plaintext=plaintext)).body
+        with cloud_errors("Decrypt"):
+            body = self.client.decrypt(kms_models.DecryptRequest(ciphertext_blob=blob.ciphertext_blob)).body
+        return body.plaintext
+
+    def get_secret_value(self, name: str, version_stage: str | None) -> tuple[str, str]:
+        """(SecretData, SecretDataType) of a secret's current (or named-stage) version."""
+        request = kms_models.GetSecretValueRequest(secret_name=name, version_stage=version_stage)
+        with cloud_errors("GetSecretValue"):
+            body = self.client.get_secret_value(request).body
+        return body.secret_data, body.secret_data_type or "text"

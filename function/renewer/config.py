@@ -1,0 +1,249 @@
+"""The configuration document: parsed and validated once, into frozen dataclasses.
+
+Every problem is a :class:`ConfigError` naming where it is (``materials[0].keys[1].region``), raised
+before anything is touched. See the README's "Configuration" section for the document.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from renewer.errors import ConfigError
+from renewer.wrapping import WrappingAlgorithm
+
+REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
+KCV_RE = re.compile(r"^[0-9A-Fa-f]{6}$")
+VERIFY_MODES = ("describe", "canary")
+SOURCE_FIELDS = {
+    "alibaba-secret": ({"name", "region"}, {"version_stage"}),
+    "env": ({"var"}, set()),
+    "file": ({"path"}, set()),
+}
+DEFAULTS = {
+    "renew_before_days": 30,
+    "validity_days": 90,
+    "wrapping_algorithm": WrappingAlgorithm.RSAES_OAEP_SHA_256.value,
+    "verify": "describe",
+}
+
+
+@dataclass(frozen=True)
+class Policy:
+    renew_before_days: int
+    validity_days: int
+    wrapping_algorithm: WrappingAlgorithm
+    verify: str
+
+
+@dataclass(frozen=True)
+class KeyTarget:
+    region: str
+    key_id: str
+    cloud: str = "alibaba"
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    type: str
+    options: dict[str, str] = field(default_factory=dict)
+
+    def describe(self) -> str:
+        """Where the material lives, for messages (never what it is)."""
+        return f"{self.type}:" + ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+
+
+@dataclass(frozen=True)
+class MaterialSpec:
+    name: str
+    source: SourceSpec
+    keys: tuple[KeyTarget, ...]
+    policy: Policy
+    kcv: str | None = None
+
+
+@dataclass(frozen=True)
+class MetricsConfig:
+    cloudmonitor_group_id: int | None = None
+    cloudmonitor_region: str | None = None
+
+    @property
+    def cloudmonitor(self) -> bool:
+        return self.cloudmonitor_group_id is not None
+
+
+@dataclass(frozen=True)
+class Config:
+    materials: tuple[MaterialSpec, ...]
+    metrics: MetricsConfig = MetricsConfig()
+    warnings: tuple[str, ...] = ()
+
+    def material(self, name: str) -> MaterialSpec:
+        for spec in self.materials:
+            if spec.name == name:
+                return spec
+        raise KeyError(name)
+
+
+def parse_text(text: str) -> dict[str, Any]:
+    """JSON or YAML text to a mapping (JSON is tried first: it is cheaper and YAML is its superset)."""
+    stripped = text.strip()
+    try:
+        if stripped.startswith("{"):
+            document = json.loads(stripped)
+        else:
+            import yaml  # only when the configuration really is YAML
+
+            document = yaml.safe_load(stripped)
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
+        raise ConfigError(f"configuration is not valid JSON or YAML: {_first_line(exc)}") from exc
+    if not isinstance(document, dict):
+        raise ConfigError("configuration must be a mapping with a 'materials' list")
+    return document
+
+
+def load(document: dict[str, Any]) -> Config:
+    _only(document, {"defaults", "metrics", "materials"}, "configuration")
+    warnings: list[str] = []
+    defaults = _policy_fields(document.get("defaults") or {}, "defaults", DEFAULTS)
+    raw_materials = document.get("materials")
+    if not isinstance(raw_materials, list) or not raw_materials:
+        raise ConfigError("materials: expected a non-empty list")
+    materials = tuple(_material(raw, f"materials[{i}]", defaults, warnings) for i, raw in enumerate(raw_materials))
+    _check_unique(materials)
+    return Config(materials=materials, metrics=_metrics(document.get("metrics") or {}), warnings=tuple(warnings))
+
+
+def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str]) -> MaterialSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    policy_keys = set(DEFAULTS)
+    _only(raw, {"name", "source", "kcv", "keys", *policy_keys}, where)
+    name = _str(raw, "name", where)
+    fields = _policy_fields({k: raw[k] for k in policy_keys if k in raw}, where, defaults)
+    policy = _policy(fields, where)
+    if policy.validity_days == 0:
+        warnings.append(f"material {name}: validity_days is 0, so its keys' material will never expire")
+    kcv = raw.get("kcv")
+    if kcv is not None and (not isinstance(kcv, str) or not KCV_RE.match(kcv)):
+        raise ConfigError(f"{where}.kcv: expected 6 hex digits (3 bytes)")
+    keys = raw.get("keys")
+    if not isinstance(keys, list) or not keys:
+        raise ConfigError(f"{where}.keys: expected a non-empty list")
+    targets = tuple(_key(k, f"{where}.keys[{i}]") for i, k in enumerate(keys))
+    return MaterialSpec(
+        name, _source(raw.get("source"), f"{where}.source"), targets, policy, kcv.upper() if kcv else None
+    )
+
+
+def _policy_fields(raw: Any, where: str, base: dict[str, Any]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping")
+    _only(raw, set(DEFAULTS), where)
+    return {**base, **raw}
+
+
+def _policy(fields: dict[str, Any], where: str) -> Policy:
+    for name in ("renew_before_days", "validity_days"):
+        value = fields[name]
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ConfigError(f"{where}.{name}: expected a whole number of days >= 0, got {value!r}")
+    if fields["validity_days"] and fields["validity_days"] <= fields["renew_before_days"]:
+        raise ConfigError(
+            f"{where}: validity_days ({fields['validity_days']}) must exceed renew_before_days "
+            f"({fields['renew_before_days']}), or every run would renew again"
+        )
+    try:
+        algorithm = WrappingAlgorithm(fields["wrapping_algorithm"])
+    except ValueError as exc:
+        choices = ", ".join(a.value for a in WrappingAlgorithm)
+        raise ConfigError(f"{where}.wrapping_algorithm: expected one of {choices}") from exc
+    if fields["verify"] not in VERIFY_MODES:
+        raise ConfigError(f"{where}.verify: expected one of {', '.join(VERIFY_MODES)}")
+    return Policy(fields["renew_before_days"], fields["validity_days"], algorithm, fields["verify"])
+
+
+def _source(raw: Any, where: str) -> SourceSpec:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with a 'type'")
+    kind = raw.get("type")
+    if kind not in SOURCE_FIELDS:
+        raise ConfigError(f"{where}.type: expected one of {', '.join(SOURCE_FIELDS)}, got {kind!r}")
+    required, optional = SOURCE_FIELDS[kind]
+    _only(raw, {"type", *required, *optional}, where)
+    options = {name: _str(raw, name, where) for name in sorted(required)}
+    options.update({name: _str(raw, name, where) for name in sorted(optional) if name in raw})
+    if "region" in options:
+        _region(options["region"], f"{where}.region")
+    return SourceSpec(kind, options)
+
+
+def _key(raw: Any, where: str) -> KeyTarget:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping with region and key_id")
+    _only(raw, {"region", "key_id", "cloud"}, where)
+    cloud = raw.get("cloud", "alibaba")
+    if cloud != "alibaba":
+        raise ConfigError(f"{where}.cloud: only 'alibaba' is supported, got {cloud!r}")
+    return KeyTarget(_region(_str(raw, "region", where), f"{where}.region"), _str(raw, "key_id", where), cloud)
+
+
+def _metrics(raw: Any) -> MetricsConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("metrics: expected a mapping")
+    _only(raw, {"cloudmonitor"}, "metrics")
+    cms = raw.get("cloudmonitor")
+    if cms is None:
+        return MetricsConfig()
+    if not isinstance(cms, dict):
+        raise ConfigError("metrics.cloudmonitor: expected a mapping like {group_id: 0}")
+    _only(cms, {"group_id", "region"}, "metrics.cloudmonitor")
+    group = cms.get("group_id", 0)
+    if not isinstance(group, int) or isinstance(group, bool) or group < 0:
+        raise ConfigError("metrics.cloudmonitor.group_id: expected a whole number >= 0")
+    region = cms.get("region")
+    if region is not None:
+        _region(region, "metrics.cloudmonitor.region")
+    return MetricsConfig(group, region)
+
+
+def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:
+    seen_names: set[str] = set()
+    seen_keys: dict[tuple[str, str], str] = {}
+    for spec in materials:
+        if spec.name in seen_names:
+            raise ConfigError(f"material name {spec.name!r} is used twice")
+        seen_names.add(spec.name)
+        for key in spec.keys:
+            where = (key.region, key.key_id)
+            if where in seen_keys:
+                raise ConfigError(
+                    f"key {key.key_id} in {key.region} is listed under {seen_keys[where]!r} and {spec.name!r}; "
+                    "a key holds exactly one material"
+                )
+            seen_keys[where] = spec.name
+
+
+def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise ConfigError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(allowed)}")
+
+
+def _str(raw: dict[str, Any], name: str, where: str) -> str:
+    value = raw.get(name)
+    if not isinstance(value, str) or not value.strip():
+        raise ConfigError(f"{where}.{name}: expected a non-empty string")
+    return value.strip()
+
+
+def _region(value: str, where: str) -> str:
+    if not REGION_RE.match(value):
+        raise ConfigError(f"{where}: {value!r} is not a region id like cn-hangzhou")
+    return value
+
+
+def _first_line(exc: Exception) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__

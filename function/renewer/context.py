@@ -1,0 +1,64 @@
+"""A stand-in for Function Compute's invocation context, built from the environment, so the CLI's
+``invoke`` and the tests call ``handler`` exactly as Function Compute does.
+
+Function Compute passes ``context.credentials`` (the service role's STS credentials),
+``context.function.timeout``, ``context.region`` and ``context.request_id``; this mirrors those
+attributes.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ContextCredentials:
+    access_key_id: str
+    access_key_secret: str
+    security_token: str | None = None
+
+    def __repr__(self) -> str:
+        return f"ContextCredentials(access_key_id={self.access_key_id!r}, <secret redacted>)"
+
+
+@dataclass(frozen=True)
+class ContextFunction:
+    name: str = "renewer"
+    handler: str = "index.handler"
+    memory: int = 512
+    timeout: int = 600
+
+
+@dataclass(frozen=True)
+class ContextService:
+    name: str = "byok-renewer"
+
+
+@dataclass(frozen=True)
+class LocalContext:
+    credentials: ContextCredentials | None
+    function: ContextFunction = field(default_factory=ContextFunction)
+    service: ContextService = field(default_factory=ContextService)
+    region: str = ""
+    request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    account_id: str = ""
+
+
+def from_environ(environ: Mapping[str, str] | None = None, timeout: int | None = None) -> LocalContext:
+    """Credentials from ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``/``_SECURITY_TOKEN`` when set."""
+    env = os.environ if environ is None else environ
+    key_id = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
+    secret = env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
+    credentials = (
+        ContextCredentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
+        if key_id and secret
+        else None
+    )
+    return LocalContext(
+        credentials=credentials,
+        function=ContextFunction(timeout=timeout or ContextFunction.timeout),
+        region=env.get("ALIBABA_CLOUD_REGION", ""),
+    )

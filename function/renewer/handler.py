@@ -1,0 +1,43 @@
+"""The Function Compute handler: parse the event and context, build settings, run, report.
+
+``index.handler`` is this :func:`handler`. It returns the report as a JSON string; if any key failed
+it raises :class:`RenewalFailedError` (carrying the report) after the metrics were sent, so the
+invocation shows as failed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from renewer import app, settings
+from renewer.alibaba import Credentials
+from renewer.errors import RenewalFailedError
+from renewer.events import parse_event
+
+
+def credentials_from_context(context: Any) -> Credentials | None:
+    """The service role's STS credentials, when Function Compute passes them; else None (default chain)."""
+    creds = getattr(context, "credentials", None)
+    key_id = getattr(creds, "access_key_id", None) or getattr(creds, "accessKeyId", None)
+    secret = getattr(creds, "access_key_secret", None) or getattr(creds, "accessKeySecret", None)
+    if not key_id or not secret:
+        return None
+    token = getattr(creds, "security_token", None) or getattr(creds, "securityToken", None)
+    return Credentials(key_id, secret, token or None)
+
+
+def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
+    options = parse_event(event)  # malformed: raises before anything is touched
+    current = settings.from_environ()
+    report = app.run(
+        current,
+        options,
+        credentials=credentials_from_context(context),
+        home_region=getattr(context, "region", None) or None,
+    )
+    failed = report["summary"]["failed"]
+    if failed:
+        codes = sorted({k["error"]["code"] for k in report["keys"] if k["error"]})
+        raise RenewalFailedError(f"{failed} of {len(report['keys'])} keys failed ({', '.join(codes)})", report)
+    return json.dumps(report)

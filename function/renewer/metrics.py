@@ -1,0 +1,79 @@
+"""Metrics built as plain data, then sent once: to CloudMonitor (``PutCustomMetric``, batched) or
+only to the log.
+
+Per key, after the run: ``SecondsUntilKeyMaterialExpiration`` (dimensions ``keyId``, ``region``,
+``material``; 0 for a key whose material is gone; none for material that never expires).
+Per run: ``KeyMaterialRenewals`` (renewed + recovered) and ``KeyMaterialRenewalFailures``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from renewer.report import KeyResult
+
+BATCH = 21  # PutCustomMetric takes at most 21 entries per call
+RUN_DIMENSIONS = {"renewer": "byok-renewer"}
+
+
+@dataclass(frozen=True)
+class Datum:
+    name: str
+    value: float
+    dimensions: dict[str, str]
+
+
+def build(results: list[KeyResult], now: float) -> list[Datum]:
+    data: list[Datum] = []
+    for r in results:
+        key = r.resolved_key_id or r.key_id
+        dims = {"keyId": key, "region": r.region, "material": r.material}
+        state = r.state_after or r.state_before
+        if state == "PendingImport":
+            data.append(Datum("SecondsUntilKeyMaterialExpiration", 0, dims))
+        elif r.expires_after is not None:
+            data.append(Datum("SecondsUntilKeyMaterialExpiration", max(0, int(r.expires_after - now)), dims))
+    renewals = sum(r.outcome in ("renewed", "recovered") for r in results)
+    failures = sum(r.outcome == "failed" for r in results)
+    data.append(Datum("KeyMaterialRenewals", renewals, dict(RUN_DIMENSIONS)))
+    data.append(Datum("KeyMaterialRenewalFailures", failures, dict(RUN_DIMENSIONS)))
+    return data
+
+
+class MetricsSink(Protocol):
+    def send(self, data: list[Datum], now: float) -> None: ...
+
+
+class CloudMonitorSink:
+    """``PutCustomMetric`` in batches of 21, raw values (``Type`` 0)."""
+
+    def __init__(self, client: Any, group_id: int) -> None:
+        self.client = client
+        self.group_id = group_id
+
+    def send(self, data: list[Datum], now: float) -> None:
+        from alibabacloud_cms20190101 import models as cms_models
+
+        from renewer.alibaba import cloud_errors
+
+        stamp = str(int(now * 1000))
+        for start in range(0, len(data), BATCH):
+            entries = [
+                cms_models.PutCustomMetricRequestMetricList(
+                    group_id=str(self.group_id),
+                    metric_name=d.name,
+                    dimensions=json.dumps(d.dimensions, sort_keys=True),
+                    time=stamp,
+                    type="0",
+                    values=json.dumps({"value": d.value}),
+                )
+                for d in data[start : start + BATCH]
+            ]
+            with cloud_errors("PutCustomMetric"):
+                self.client.put_custom_metric(cms_models.PutCustomMetricRequest(metric_list=entries))
+
+
+def as_log(data: list[Datum]) -> list[dict[str, Any]]:
+    return [{"name": d.name, "value": d.value, "dimensions": d.dimensions} for d in data]

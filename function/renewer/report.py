@@ -1,0 +1,88 @@
+"""The run's report: a plain dict, returned by the handler as JSON and used by the CLI and tests.
+
+``{"summary": {...counts...}, "keys": [{"material", "region", "key_id", "outcome", "state_before",
+"expires_before", "expires_after", "error": {"code", "message"} | null, ...}]}``; times are ISO 8601 UTC.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+OUTCOMES = ("renewed", "recovered", "skipped", "failed", "dry_run")
+
+
+def iso(unix: float | None) -> str | None:
+    if unix is None:
+        return None
+    return datetime.fromtimestamp(unix, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class KeyResult:
+    material: str
+    region: str
+    key_id: str
+    outcome: str = "failed"
+    decision: str | None = None  # renew | recover | skip, once decided
+    resolved_key_id: str | None = None  # the key id behind an alias
+    state_before: str | None = None
+    state_after: str | None = None
+    expires_before: float | None = None
+    expires_after: float | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def fail(self, code: str, message: str) -> None:
+        self.outcome = "failed"
+        self.error_code = code
+        self.error_message = message
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "material": self.material,
+            "region": self.region,
+            "key_id": self.key_id,
+            "resolved_key_id": self.resolved_key_id,
+            "outcome": self.outcome,
+            "decision": self.decision,
+            "state_before": self.state_before,
+            "state_after": self.state_after,
+            "expires_before": iso(self.expires_before),
+            "expires_after": iso(self.expires_after),
+            "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
+            "notes": list(self.notes),
+        }
+
+
+def summarize(results: list[KeyResult]) -> dict[str, int]:
+    summary = dict.fromkeys(OUTCOMES, 0)
+    for result in results:
+        summary[result.outcome] += 1
+    return summary
+
+
+def build(
+    results: list[KeyResult],
+    *,
+    dry_run: bool,
+    trigger: str,
+    started: float,
+    finished: float,
+    warnings: list[str],
+    metrics: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "summary": summarize(results),
+        "keys": [r.to_dict() for r in results],
+        "run": {
+            "trigger": trigger,
+            "dry_run": dry_run,
+            "started": iso(started),
+            "finished": iso(finished),
+            "warnings": list(warnings),
+            "metrics": metrics,
+        },
+    }

@@ -1,0 +1,107 @@
+"""Every environment variable the function reads, in one place (and in the README).
+
+- ``RENEWER_CONFIG``: the configuration document itself, JSON or YAML text.
+- ``RENEWER_CONFIG_FILE``: a path to it, when ``RENEWER_CONFIG`` is unset; a relative path is
+  looked up in the working directory, then beside ``index.py``; default ``renewer.yml`` beside ``index.py``.
+- ``RENEWER_ALIBABA_ENDPOINTS``: per region, the endpoint of every Alibaba Cloud API called in
+  that region, as ``REGION=ENDPOINT,REGION=ENDPOINT``.
+- ``RENEWER_ALIBABA_ENDPOINT``: one endpoint for the regions not listed there.
+- ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``/``_SECURITY_TOKEN`` (and the rest of the default chain
+  of ``alibabacloud-credentials``): credentials, when the invocation context carries none.
+
+An endpoint is ``host:port`` or a URL with an ``http://``/``https://`` scheme. Without a scheme,
+``https`` is used, except for loopback hosts (``127.0.0.0/8``, ``localhost``, ``[::1]``): ``http``.
+Without either endpoint variable the SDKs' own regional endpoints are used.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from renewer.config import REGION_RE, Config, load, parse_text
+from renewer.errors import ConfigError
+
+CODE_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_CONFIG_FILE = CODE_DIR / "renewer.yml"
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str  # host[:port]
+    protocol: str  # "http" | "https"
+
+
+@dataclass(frozen=True)
+class Settings:
+    config: Config
+    endpoints: dict[str, Endpoint] = field(default_factory=dict)
+    default_endpoint: Endpoint | None = None
+
+    def endpoint(self, region: str) -> Endpoint | None:
+        """The override for ``region``, or None for the SDK's regional endpoint."""
+        return self.endpoints.get(region, self.default_endpoint)
+
+
+def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    return Settings(
+        config=load(parse_text(_config_text(env))),
+        endpoints=parse_endpoints(env.get("RENEWER_ALIBABA_ENDPOINTS", "")),
+        default_endpoint=parse_endpoint(env["RENEWER_ALIBABA_ENDPOINT"], "RENEWER_ALIBABA_ENDPOINT")
+        if env.get("RENEWER_ALIBABA_ENDPOINT", "").strip()
+        else None,
+    )
+
+
+def _config_text(env: Mapping[str, str]) -> str:
+    text = env.get("RENEWER_CONFIG", "")
+    if text.strip():
+        return text
+    path = Path(env.get("RENEWER_CONFIG_FILE") or DEFAULT_CONFIG_FILE)
+    if not path.is_absolute() and not path.exists():
+        path = CODE_DIR / path  # on Function Compute: relative to the code package, beside index.py
+    try:
+        return path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(
+            f"no configuration: RENEWER_CONFIG is unset and {path} cannot be read ({exc.strerror})"
+        ) from exc
+
+
+def parse_endpoints(text: str) -> dict[str, Endpoint]:
+    endpoints: dict[str, Endpoint] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        region, sep, value = item.partition("=")
+        region = region.strip()
+        if not sep or not REGION_RE.match(region):
+            raise ConfigError(f"RENEWER_ALIBABA_ENDPOINTS: expected REGION=ENDPOINT, got {item!r}")
+        endpoints[region] = parse_endpoint(value.strip(), f"RENEWER_ALIBABA_ENDPOINTS[{region}]")
+    return endpoints
+
+
+def parse_endpoint(value: str, where: str) -> Endpoint:
+    value = value.strip()
+    if "://" in value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+            raise ConfigError(f"{where}: expected http(s)://HOST[:PORT], got {value!r}")
+        return Endpoint(parts.netloc, parts.scheme)
+    if not value or "/" in value:
+        raise ConfigError(f"{where}: expected HOST[:PORT] or a URL, got {value!r}")
+    return Endpoint(value, "http" if _is_loopback(value) else "https")
+
+
+def _is_loopback(hostport: str) -> bool:
+    host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
+    host = host.strip("[]")
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,119 @@
+"""Material sources: where each material is read from, once per run.
+
+A source implements :class:`MaterialSource`. Errors are :class:`MaterialError`\\s that name the
+source (the secret's name, the variable, the path), never its contents.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Protocol
+
+from renewer.config import SourceSpec
+from renewer.errors import CloudError, MaterialError
+from renewer.material import MATERIAL_BYTES, Material, decode_binary, decode_text
+
+
+class MaterialSource(Protocol):
+    def describe(self) -> str:
+        """Where the material lives, for messages."""
+
+    def fetch(self) -> Material:
+        """Read and decode the material; raises :class:`MaterialError`."""
+
+
+class EnvSource:
+    def __init__(self, var: str, environ: Mapping[str, str]) -> None:
+        self.var = var
+        self.environ = environ
+
+    def describe(self) -> str:
+        return f"environment variable {self.var}"
+
+    def fetch(self) -> Material:
+        value = self.environ.get(self.var)
+        if not value:
+            raise MaterialError(f"{self.describe()} is not set", code="MaterialNotFound")
+        return decode_text(value, self.describe())
+
+
+class FileSource:
+    """A file of exactly 32 raw bytes, or text: 64 hex digits or base64."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+    def fetch(self) -> Material:
+        try:
+            data = self.path.read_bytes()
+        except OSError as exc:
+            raise MaterialError(f"{self.describe()} cannot be read ({exc.strerror})", code="MaterialNotFound") from None
+        if len(data) == MATERIAL_BYTES:
+            return decode_binary(data, self.describe())
+        try:
+            text = data.decode("ascii")
+        except UnicodeDecodeError:
+            raise MaterialError(
+                f"{self.describe()}: {len(data)} bytes that are neither 32 raw bytes nor hex/base64 text",
+                code="MaterialNotDecodable",
+            ) from None
+        return decode_text(text, self.describe())
+
+
+class SecretReader(Protocol):
+    def get_secret_value(self, name: str, version_stage: str | None) -> tuple[str, str]: ...
+
+
+class AlibabaSecretSource:
+    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 32 bytes."""
+
+    def __init__(self, name: str, region: str, reader: SecretReader, version_stage: str | None = None) -> None:
+        self.name = name
+        self.region = region
+        self.reader = reader
+        self.version_stage = version_stage
+
+    def describe(self) -> str:
+        return f"secret {self.name} in {self.region}"
+
+    def fetch(self) -> Material:
+        try:
+            data, data_type = self.reader.get_secret_value(self.name, self.version_stage)
+        except CloudError as exc:
+            raise MaterialError(f"{self.describe()}: {exc.code}: {exc.message}", code=exc.code) from exc
+        if data_type == "binary":
+            try:
+                raw = base64.b64decode(data or "", validate=True)
+            except (binascii.Error, ValueError):
+                raise MaterialError(
+                    f"{self.describe()}: binary value is not base64", code="MaterialNotDecodable"
+                ) from None
+            return decode_binary(raw, self.describe())
+        return decode_text(data or "", self.describe())
+
+
+def build_source(
+    spec: SourceSpec, secret_reader_for: SecretReaderFactory, environ: Mapping[str, str] | None = None
+) -> MaterialSource:
+    match spec.type:
+        case "env":
+            return EnvSource(spec.options["var"], os.environ if environ is None else environ)
+        case "file":
+            return FileSource(spec.options["path"])
+        case "alibaba-secret":
+            region = spec.options["region"]
+            return AlibabaSecretSource(
+                spec.options["name"], region, secret_reader_for(region), spec.options.get("version_stage")
+            )
+    raise MaterialError(f"unsupported source type {spec.type!r}")  # config validation prevents this
+
+
+class SecretReaderFactory(Protocol):
+    def __call__(self, region: str) -> SecretReader: ...

@@ -1,0 +1,380 @@
+"""End to end: ``index.handler`` against the live emulator, through the official SDKs over HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+
+import pytest
+
+from renewer.errors import EventError, RenewalFailedError
+from renewer.wrapping import WrappingAlgorithm, key_check_value
+from tests.function.conftest import DAY, EVENTS, Cloud, outcomes
+
+MATERIAL = bytes.fromhex("6b" * 16 + "a5" * 16)
+OTHER = bytes(range(100, 132))
+
+
+def secret_source(name: str = "byok/payments", region: str = "cn-hangzhou") -> dict[str, str]:
+    return {"type": "alibaba-secret", "name": name, "region": region}
+
+
+def config(*materials: dict, **top) -> dict:
+    return {"materials": list(materials), **top}
+
+
+def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", base64.b64encode(MATERIAL).decode())
+    healthy = cloud.key_with_material(MATERIAL, 80)
+    due = cloud.key_with_material(MATERIAL, 10)
+    expired = cloud.key_with_material(MATERIAL, 2 / DAY)  # two seconds
+    never = cloud.create_key()
+    not_external = cloud.create_key(origin="Aliyun_KMS")
+    doomed = cloud.key_with_material(MATERIAL, 10)
+    cloud.kms().schedule_key_deletion(
+        __import__("alibabacloud_kms20160120.models", fromlist=["x"]).ScheduleKeyDeletionRequest(
+            key_id=doomed, pending_window_in_days=7
+        )
+    )
+    cloud.emulator.admin("POST", "clock", {"advance": 5})
+    assert cloud.describe(expired).key_state == "PendingImport"
+    keys = [{"region": "cn-hangzhou", "key_id": k} for k in (healthy, due, expired, never, not_external, doomed)]
+    result = invoke(
+        config({"name": "payments", "source": secret_source(), "keys": keys}, metrics={"cloudmonitor": {"group_id": 7}})
+    )
+
+    assert isinstance(result.error, RenewalFailedError)
+    assert result.error.report == result.report
+    assert outcomes(result.report) == {
+        healthy: "skipped",
+        due: "renewed",
+        expired: "recovered",
+        never: "recovered",
+        not_external: "failed",
+        doomed: "failed",
+    }
+    assert result.report["summary"] == {"renewed": 1, "recovered": 2, "skipped": 1, "failed": 2, "dry_run": 0}
+    errors = {k["key_id"]: k["error"]["code"] for k in result.report["keys"] if k["error"]}
+    assert errors == {not_external: "NotExternal", doomed: "PendingDeletion"}
+    for key_id in (due, expired, never):
+        meta = cloud.describe(key_id)
+        assert meta.key_state == "Enabled"
+        expiry = time.mktime(time.strptime(meta.material_expire_time, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
+        assert abs(expiry - (time.time() + 90 * DAY)) < 120
+    # The skipped key cost exactly one call, and the material was read once.
+    assert [c["action"] for c in result.calls if c["key_id"] == healthy] == ["DescribeKey"]
+    assert len(result.actions("GetSecretValue")) == 1
+    # Nothing was imported into the keys that failed.
+    imported = {c["key_id"] for c in result.actions("ImportKeyMaterial")}
+    assert imported == {due, expired, never}
+    # Metrics reached CloudMonitor: one per key with a known expiry, plus the two run metrics.
+    names = [m["MetricName"] for m in cloud.metrics()]
+    assert names.count("KeyMaterialRenewals") == 1 and names.count("KeyMaterialRenewalFailures") == 1
+    by_name = {m["MetricName"]: m for m in cloud.metrics() if m["MetricName"].startswith("KeyMaterialRenewal")}
+    assert by_name["KeyMaterialRenewals"]["Values"] == {"value": 3}
+    assert by_name["KeyMaterialRenewalFailures"]["Values"] == {"value": 2}
+    seconds = [m for m in cloud.metrics() if m["MetricName"] == "SecondsUntilKeyMaterialExpiration"]
+    assert {m["Dimensions"]["keyId"] for m in seconds} >= {healthy, due, expired, never}
+    # One log line per key and one per run.
+    events = [json.loads(line)["event"] for line in result.output.splitlines() if line.startswith("{")]
+    assert events.count("key") == 6 and events.count("run") == 1
+
+
+@pytest.mark.parametrize("algorithm", [a.value for a in WrappingAlgorithm])
+def test_every_wrapping_algorithm(cloud: Cloud, invoke, algorithm: str) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    due = cloud.key_with_material(MATERIAL, 5)
+    result = invoke(
+        config(
+            {
+                "name": "payments",
+                "source": secret_source(),
+                "wrapping_algorithm": algorithm,
+                "keys": [{"region": "cn-hangzhou", "key_id": due}],
+            }
+        )
+    )
+    assert result.error is None, result.report
+    assert outcomes(result.report) == {due: "renewed"}
+
+
+def test_one_material_in_two_regions_read_once_and_old_ciphertext_still_decrypts(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL, region="cn-shanghai")  # binary secret
+    hz = cloud.key_with_material(MATERIAL, 3)
+    sh = cloud.key_with_material(MATERIAL, 3, region="cn-shanghai")
+    sh_new = cloud.create_key("cn-shanghai")
+    blob = cloud.encrypt(hz, "before renewal")
+    keys = [
+        {"region": "cn-hangzhou", "key_id": hz},
+        {"region": "cn-shanghai", "key_id": sh},
+        {"region": "cn-shanghai", "key_id": sh_new},
+    ]
+    result = invoke(config({"name": "payments", "source": secret_source(region="cn-shanghai"), "keys": keys}))
+    assert result.error is None, result.report
+    assert outcomes(result.report) == {hz: "renewed", sh: "renewed", sh_new: "recovered"}
+    assert len(result.actions("GetSecretValue")) == 1
+    assert cloud.decrypt(blob) == "before renewal"
+
+
+def test_alias_keys_are_resolved_for_import(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", base64.b64encode(MATERIAL).decode(), region="cn-shanghai")
+    key_id = cloud.create_key("cn-shanghai", alias="alias/payments")
+    result = invoke(
+        config(
+            {
+                "name": "payments",
+                "source": secret_source(region="cn-shanghai"),
+                "keys": [{"region": "cn-shanghai", "key_id": "alias/payments"}],
+            }
+        )
+    )
+    assert result.error is None, result.report
+    [entry] = result.report["keys"]
+    assert entry["key_id"] == "alias/payments" and entry["resolved_key_id"] == key_id
+    assert entry["outcome"] == "recovered"
+    assert {c["key_id"] for c in result.actions("ImportKeyMaterial")} == {key_id}
+
+
+def test_dry_run_changes_nothing(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    due = cloud.key_with_material(MATERIAL, 5)
+    never = cloud.create_key()
+    before = {k: cloud.describe(k).to_map() for k in (due, never)}
+    keys = [{"region": "cn-hangzhou", "key_id": k} for k in (due, never)]
+    result = invoke(
+        config({"name": "payments", "source": secret_source(), "keys": keys}),
+        event=(EVENTS / "dry-run.json").read_bytes(),
+    )
+    assert result.error is None
+    assert outcomes(result.report) == {due: "dry_run", never: "dry_run"}
+    assert result.report["summary"]["dry_run"] == 2
+    assert {k: cloud.describe(k).to_map() for k in (due, never)} == before
+    assert not result.actions("GetParametersForImport") and not result.actions("ImportKeyMaterial")
+    assert not cloud.metrics()
+
+
+def test_bad_materials_fail_cleanly_while_others_succeed(cloud: Cloud, invoke, monkeypatch) -> None:
+    cloud.secret("byok/good", base64.b64encode(MATERIAL).decode())
+    cloud.secret("byok/short", base64.b64encode(MATERIAL[:16]).decode())
+    cloud.secret("byok/garbage", "this is not base64 at all!")
+    cloud.secret("byok/other", OTHER.hex())
+    monkeypatch.setenv("BYOK_ENV_MATERIAL", MATERIAL.hex())
+    keys = {name: cloud.create_key() for name in ("good", "short", "garbage", "kcv", "env")}
+    materials = [
+        {"name": "good", "source": secret_source("byok/good"), "kcv": key_check_value(MATERIAL)},
+        {"name": "short", "source": secret_source("byok/short")},
+        {"name": "garbage", "source": secret_source("byok/garbage")},
+        {"name": "kcv", "source": secret_source("byok/other"), "kcv": key_check_value(MATERIAL)},
+        {"name": "env", "source": {"type": "env", "var": "BYOK_ENV_MATERIAL"}},
+    ]
+    for m in materials:
+        m["keys"] = [{"region": "cn-hangzhou", "key_id": keys[m["name"]]}]
+    result = invoke(config(*materials))
+    assert isinstance(result.error, RenewalFailedError)
+    by_material = {k["material"]: k for k in result.report["keys"]}
+    assert by_material["good"]["outcome"] == "recovered"
+    assert by_material["env"]["outcome"] == "recovered"
+    assert by_material["short"]["error"]["code"] == "MaterialWrongSize"
+    assert "16 bytes" in by_material["short"]["error"]["message"]
+    assert by_material["garbage"]["error"]["code"] == "MaterialNotDecodable"
+    assert by_material["kcv"]["error"]["code"] == "KcvMismatch"
+    imported = {c["key_id"] for c in result.actions("ImportKeyMaterial")}
+    assert imported == {keys["good"], keys["env"]}
+
+
+def test_disabled_key_is_renewed_and_stays_disabled(cloud: Cloud, invoke) -> None:
+    from alibabacloud_kms20160120.models import DisableKeyRequest
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.key_with_material(MATERIAL, 5)
+    cloud.kms().disable_key(DisableKeyRequest(key_id=key))
+    result = invoke(
+        config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    )
+    assert result.error is None, result.report
+    [entry] = result.report["keys"]
+    assert entry["outcome"] == "renewed" and entry["state_after"] == "Disabled"
+    assert any("disabled" in note for note in entry["notes"])
+
+
+def test_canary_verification_round_trips(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.create_key()
+    result = invoke(
+        config(
+            {
+                "name": "payments",
+                "source": secret_source(),
+                "verify": "canary",
+                "keys": [{"region": "cn-hangzhou", "key_id": key}],
+            }
+        )
+    )
+    assert result.error is None, result.report
+    assert len(result.actions("Encrypt")) == 1 and len(result.actions("Decrypt")) == 1
+
+
+def test_validity_zero_never_expires_and_warns(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.create_key()
+    result = invoke(
+        config(
+            {
+                "name": "payments",
+                "source": secret_source(),
+                "validity_days": 0,
+                "keys": [{"region": "cn-hangzhou", "key_id": key}],
+            }
+        )
+    )
+    assert result.error is None
+    assert cloud.describe(key).material_expire_time == ""
+    assert any("never expire" in w for w in result.report["run"]["warnings"])
+
+
+def test_timer_event_and_force_one_material(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    cloud.secret("byok/other", OTHER.hex())
+    healthy = cloud.key_with_material(MATERIAL, 80)
+    other = cloud.key_with_material(OTHER, 80)
+    cfg = config(
+        {"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": healthy}]},
+        {"name": "other", "source": secret_source("byok/other"), "keys": [{"region": "cn-hangzhou", "key_id": other}]},
+    )
+    timer = invoke(cfg, event=(EVENTS / "timer.json").read_bytes())
+    assert timer.error is None and outcomes(timer.report) == {healthy: "skipped", other: "skipped"}
+    assert timer.report["run"]["trigger"].startswith("timer:")
+    forced = invoke(cfg, event=(EVENTS / "force-one-material.json").read_bytes())
+    assert forced.error is None
+    assert outcomes(forced.report) == {healthy: "renewed"}
+    manual = invoke(cfg, event=(EVENTS / "manual.json").read_bytes())
+    assert manual.error is None and manual.report["summary"]["skipped"] == 2
+
+
+def test_malformed_event_touches_nothing(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.create_key()
+    cfg = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    for event in ((EVENTS / "malformed.json").read_bytes(), b"{not json", b'{"payload": 3, "triggerTime": "x"}'):
+        result = invoke(cfg, event=event)
+        assert isinstance(result.error, EventError), event
+        assert result.calls == []
+    assert cloud.describe(key).key_state == "PendingImport"
+
+
+def test_cli_invoke_uses_the_default_credential_chain(cloud: Cloud, tmp_path) -> None:
+    """``python -m renewer invoke`` in a fresh process: no context credentials, so the default chain
+    of alibabacloud-credentials reads them from the environment (it does so once, at import)."""
+    import subprocess
+    import sys
+
+    from tests.function.conftest import ROOT
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.create_key()
+    cfg = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    env = {
+        "PATH": os.environ["PATH"],
+        "RENEWER_CONFIG": json.dumps(cfg),
+        "RENEWER_ALIBABA_ENDPOINT": cloud.emulator.endpoint("cn-hangzhou"),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "renewer", "invoke", "-e", str(EVENTS / "timer.json")],
+        cwd=ROOT / "function",
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert '"event": "run"' in done.stderr  # the log lines go to stderr on the command line
+    assert outcomes(report) == {key: "recovered"}
+
+
+def test_wrong_credentials_fail_every_key_with_the_service_code(cloud: Cloud, invoke) -> None:
+    from renewer.context import ContextCredentials, LocalContext
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.create_key()
+    cfg = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    result = invoke(cfg, context=LocalContext(credentials=ContextCredentials("nobody", "wrong")))
+    assert isinstance(result.error, RenewalFailedError)
+    assert result.report["keys"][0]["error"]["code"] == "InvalidAccessKeyId.NotFound"
+
+
+def test_no_secret_in_any_output(cloud: Cloud, invoke, monkeypatch) -> None:
+    """Material, wrapped material and import tokens, raw/hex/base64, appear in no log line, report,
+    exception or emulator call log."""
+    from renewer import alibaba
+
+    seen: list[str] = []
+    real_params, real_import = alibaba.AlibabaKms.get_parameters_for_import, alibaba.AlibabaKms.import_key_material
+
+    def spy_params(self, key_id, algorithm):
+        params = real_params(self, key_id, algorithm)
+        seen.append(params.token)
+        return params
+
+    def spy_import(self, key_id, wrapped_b64, token, expire_unix):
+        seen.append(wrapped_b64)
+        return real_import(self, key_id, wrapped_b64, token, expire_unix)
+
+    monkeypatch.setattr(alibaba.AlibabaKms, "get_parameters_for_import", spy_params)
+    monkeypatch.setattr(alibaba.AlibabaKms, "import_key_material", spy_import)
+    cloud.secret("byok/payments", base64.b64encode(MATERIAL).decode())
+    cloud.secret("byok/other", OTHER.hex())
+    keys = [cloud.create_key(), cloud.key_with_material(MATERIAL, 3)]
+    wrong = cloud.key_with_material(MATERIAL, 3)  # will be offered OTHER: rejected by KMS
+    result = invoke(
+        config(
+            {
+                "name": "payments",
+                "source": secret_source(),
+                "keys": [{"region": "cn-hangzhou", "key_id": k} for k in keys],
+            },
+            {
+                "name": "other",
+                "source": secret_source("byok/other"),
+                "keys": [{"region": "cn-hangzhou", "key_id": wrong}],
+            },
+        )
+    )
+    assert isinstance(result.error, RenewalFailedError)
+    assert result.report["keys"][-1]["error"]["code"] == "InvalidKeyMaterial"
+    assert len(seen) >= 6
+    haystack = "\n".join(
+        [
+            result.output,
+            json.dumps(result.report),
+            str(result.error),
+            repr(result.error),
+            json.dumps(cloud.calls()),
+            json.dumps(cloud.metrics()),
+        ]
+    )
+    for material in (MATERIAL, OTHER):
+        for form in _forms(material):
+            assert form not in haystack
+    for value in seen:
+        for form in _forms(base64.b64decode(value)) | {value}:
+            assert form not in haystack
+
+
+def _forms(raw: bytes) -> set[str]:
+    b64 = base64.b64encode(raw).decode()
+    return {raw.hex(), raw.hex().upper(), b64, b64.rstrip("="), base64.urlsafe_b64encode(raw).decode().rstrip("=")} | (
+        {raw.decode("latin-1")} if len(raw) >= 8 else set()
+    )
+
+
+@pytest.fixture(autouse=True)
+def _no_real_credentials() -> None:
+    assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" not in os.environ or os.environ[
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
+    ].startswith("test")
