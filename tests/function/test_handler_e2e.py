@@ -137,7 +137,8 @@ def test_alias_keys_are_resolved_for_import(cloud: Cloud, invoke) -> None:
     assert {c["key_id"] for c in result.actions("ImportKeyMaterial")} == {key_id}
 
 
-def test_dry_run_changes_nothing(cloud: Cloud, invoke) -> None:
+@pytest.mark.parametrize("event_file", ["dry-run.json", "timer-dry-run.json"])
+def test_dry_run_changes_nothing(cloud: Cloud, invoke, event_file: str) -> None:
     cloud.secret("byok/payments", MATERIAL.hex())
     due = cloud.key_with_material(MATERIAL, 5)
     never = cloud.create_key()

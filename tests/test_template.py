@@ -1,0 +1,218 @@
+"""Checks template.yml with the real Funcraft CLI, and its least-privilege policy, and events/.
+
+`fun validate` comes from node_modules/, installed by scripts/install-fun.sh (pinned 3.6.24).
+It runs offline: it checks the template against a JSON schema bundled with fun.
+"""
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+TEMPLATE = REPO / "template.yml"
+EVENTS = REPO / "events"
+FUN = REPO / "node_modules" / ".bin" / "fun"
+FUN_VERSION = "3.6.24"
+
+SERVICE = "byok-renewer"
+FUNCTION = "renewer"
+TIMER_EVENT = "daily"
+
+# Every action the function's role may perform, and on what. Nothing else, and no wildcards.
+EXPECTED_GRANTS = {
+    "kms:DescribeKey": {"Ref": "KmsKeyArnPattern"},
+    "kms:GetParametersForImport": {"Ref": "KmsKeyArnPattern"},
+    "kms:ImportKeyMaterial": {"Ref": "KmsKeyArnPattern"},
+    "kms:Encrypt": {"Ref": "KmsKeyArnPattern"},  # the optional canary verification only
+    "kms:Decrypt": {"Ref": "KmsKeyArnPattern"},  # the optional canary verification only
+    "kms:GetSecretValue": {"Ref": "SecretArnPattern"},
+    "cms:PutCustomMetric": "*",  # CloudMonitor has no resource-level permission for it
+}
+
+EXPECTED_EVENT_FILES = {
+    "timer.json",
+    "timer-dry-run.json",
+    "manual.json",
+    "dry-run.json",
+    "force-one-material.json",
+    "malformed.json",
+}
+
+
+class RosLoader(yaml.SafeLoader):
+    """A safe YAML loader that also reads ROS short-form tags (`!Ref X` -> `{"Ref": "X"}`).
+
+    The template uses the long form, since fun's own loader refuses these tags; reading both
+    keeps the checks below meaningful if someone writes a short tag (fun validate then fails too).
+    """
+
+
+def _construct_intrinsic(loader: RosLoader, suffix: str, node: yaml.Node) -> dict:
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {"Ref" if suffix == "Ref" else f"Fn::{suffix}": value}
+
+
+RosLoader.add_multi_constructor("!", _construct_intrinsic)
+
+
+@pytest.fixture(scope="module")
+def template() -> dict:
+    return yaml.load(TEMPLATE.read_text(encoding="utf-8"), Loader=RosLoader)  # noqa: S506 (a SafeLoader)
+
+
+@pytest.fixture(scope="module")
+def function_properties(template: dict) -> dict:
+    return template["Resources"][SERVICE][FUNCTION]["Properties"]
+
+
+def installed_fun() -> Path:
+    """The pinned fun; a missing one fails the test (CI installs it), it is never skipped."""
+    if not FUN.exists():
+        pytest.fail(f"{FUN} is missing: run scripts/install-fun.sh first (CI runs it before the tests)")
+    return FUN
+
+
+def run_fun(fun: Path, args: list[str], workdir: Path) -> subprocess.CompletedProcess[str]:
+    """Run fun in `workdir` with a clean environment: nothing of the user's config, no network.
+
+    HOME is a fresh folder whose fun profile says `report: false`: with no profile at all, fun
+    sends a usage ping to an analytics service whenever it detects CI (CI=true). Only PATH is
+    inherited (fun is a node script). FUN_DISABLE_VERSION_CHECK stops the registry version check.
+    NODE_DEBUG=net logs every connection attempt, so the caller can assert there was none.
+    """
+    home = workdir / "home"
+    (home / ".fcli").mkdir(parents=True, exist_ok=True)
+    (home / ".fcli" / "config.yaml").write_text("report: false\n", encoding="utf-8")
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "HOME": str(home),
+        "FUN_DISABLE_VERSION_CHECK": "1",
+        "NODE_DEBUG": "net",
+    }
+    return subprocess.run(
+        [str(fun), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+
+
+def assert_no_connection(result: subprocess.CompletedProcess[str]) -> None:
+    assert not re.search(r"NET \d+: connect", result.stderr), f"fun tried to reach the network:\n{result.stderr}"
+
+
+def test_fun_is_the_pinned_version(tmp_path: Path) -> None:
+    result = run_fun(installed_fun(), ["--version"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == FUN_VERSION
+
+
+def test_fun_validate_accepts_the_template(tmp_path: Path) -> None:
+    # fun 3.6.24's schema lists runtimes up to python3 only, so it refuses python3.10 (see the
+    # next test). Validate a copy whose Runtime alone is swapped for python3; everything else is
+    # checked by fun as written. fun validate does not look at CodeUri, so no function/ is needed.
+    # Its schema checks Policies only loosely (a misspelt statement key passes): see the policy test.
+    text = TEMPLATE.read_text(encoding="utf-8")
+    assert text.count("Runtime: python3.10\n") == 1
+    copy = tmp_path / "template.yml"
+    copy.write_text(text.replace("Runtime: python3.10\n", "Runtime: python3\n"), encoding="utf-8")
+
+    result = run_fun(installed_fun(), ["validate", "-t", str(copy)], tmp_path)
+
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    # fun exits 0 when the template file is missing, and prints problems as "fun ERR!"/"fun WRAN".
+    assert "Can't find template" not in output
+    assert not re.search(r"\b(ERR!|WRAN)", output), output
+    assert_no_connection(result)
+
+
+def test_fun_validate_refuses_python310_which_is_why_the_copy_swaps_it(tmp_path: Path) -> None:
+    copy = tmp_path / "template.yml"
+    copy.write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+
+    result = run_fun(installed_fun(), ["validate", "-t", str(copy)], tmp_path)
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert f"Resources/{SERVICE}/{FUNCTION}/Properties/Runtime" in output
+    assert "template is not valid" in output
+    assert_no_connection(result)
+
+
+def test_function_runs_index_handler_on_python310(function_properties: dict) -> None:
+    assert function_properties["Runtime"] == "python3.10"
+    assert function_properties["Handler"] == "index.handler"
+    assert function_properties["CodeUri"] == "./function"
+    assert function_properties["Timeout"] == 600
+    assert function_properties["MemorySize"] == 512
+
+
+def test_function_reads_the_config_file_named_by_a_parameter(template: dict, function_properties: dict) -> None:
+    env = function_properties["EnvironmentVariables"]
+    assert env["RENEWER_CONFIG_FILE"] == {"Ref": "ConfigFile"}
+    assert template["Parameters"]["ConfigFile"]["Default"] == "renewer.yml"
+    assert env.get("RENEWER_ALIBABA_ENDPOINTS", "") == ""
+
+
+def test_a_daily_timer_sends_the_default_options(template: dict) -> None:
+    events = template["Resources"][SERVICE][FUNCTION]["Events"]
+    timers = {name: event for name, event in events.items() if event["Type"] == "Timer"}
+    assert list(timers) == [TIMER_EVENT]
+    assert timers[TIMER_EVENT]["Properties"] == {"CronExpression": "0 0 3 * * *", "Enable": True, "Payload": "{}"}
+
+
+def test_policy_grants_exactly_the_needed_actions(template: dict) -> None:
+    service = template["Resources"][SERVICE]["Properties"]
+    assert "Role" not in service, "a Role would make fun and ROS ignore Policies"
+    statements = [statement for policy in service["Policies"] for statement in policy["Statement"]]
+    assert {statement["Effect"] for statement in statements} == {"Allow"}
+
+    grants: dict[str, object] = {}
+    for statement in statements:
+        for action in statement["Action"]:
+            assert "*" not in action, f"wildcard action {action!r}"
+            assert action not in grants, f"{action} is granted twice"
+            grants[action] = statement["Resource"]
+    assert grants == EXPECTED_GRANTS
+
+
+def test_resource_patterns_default_to_kms_keys_and_byok_secrets(template: dict) -> None:
+    parameters = template["Parameters"]
+    assert parameters["KmsKeyArnPattern"]["Default"] == "acs:kms:*:*:key/*"
+    assert parameters["SecretArnPattern"]["Default"] == "acs:kms:*:*:secret/byok/*"
+
+
+def test_logs_go_to_a_logstore_defined_in_the_template(template: dict) -> None:
+    log_config = template["Resources"][SERVICE]["Properties"]["LogConfig"]
+    project = template["Resources"][log_config["Project"]]
+    assert project["Type"] == "Aliyun::Serverless::Log"
+    assert project[log_config["Logstore"]]["Type"] == "Aliyun::Serverless::Log::Logstore"
+
+
+def test_events_folder_has_the_documented_examples() -> None:
+    assert {path.name for path in EVENTS.glob("*.json")} == EXPECTED_EVENT_FILES
+    readme = (EVENTS / "README.md").read_text(encoding="utf-8")
+    for name in EXPECTED_EVENT_FILES:
+        assert f"`{name}`" in readme, f"events/README.md does not describe {name}"
+
+
+@pytest.mark.parametrize("path", sorted(EVENTS.glob("*.json")), ids=lambda path: path.name)
+def test_event_file_is_valid_json(path: Path) -> None:
+    # malformed.json too: its options are invalid, its JSON is not.
+    event = json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(event, dict)
+
+
+def test_timer_event_matches_the_trigger_in_the_template(template: dict) -> None:
+    event = json.loads((EVENTS / "timer.json").read_text(encoding="utf-8"))
+    timer = template["Resources"][SERVICE][FUNCTION]["Events"][TIMER_EVENT]
+    assert event["triggerName"] == TIMER_EVENT
+    assert event["payload"] == timer["Properties"]["Payload"]
