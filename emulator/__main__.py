@@ -1,0 +1,80 @@
+"""Run the emulator: ``python -m emulator --port 8080 --access-key-id ID --access-key-secret SECRET``.
+
+Serves ``cn-hangzhou`` on ``--port`` unless ``--region REGION=PORT`` (repeatable) names the
+regions; port 0 picks a free port. Prints one ``listening on http://HOST:PORT (REGION)`` line
+per region, then runs until SIGTERM or SIGINT and exits 0.
+
+Access-key secrets never appear in the output. (They are visible to other local users in the
+process list, like any command-line argument: use throwaway test credentials.)
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+
+from emulator.core import DEFAULT_ACCOUNT_ID, Emulator
+from emulator.server import serve
+
+DEFAULT_REGION = "cn-hangzhou"
+
+
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m emulator", description=__doc__.split("\n")[0])
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=0, help=f"port for {DEFAULT_REGION} when no --region is given")
+    parser.add_argument("--access-key-id", action="append", default=[], dest="access_key_ids", required=True)
+    parser.add_argument("--access-key-secret", action="append", default=[], dest="access_key_secrets", required=True)
+    parser.add_argument("--region", action="append", default=[], dest="regions", metavar="REGION=PORT")
+    parser.add_argument("--state", default=None, help="file to persist state in (default: memory only)")
+    parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
+    args = parser.parse_args(argv)
+    if len(args.access_key_ids) != len(args.access_key_secrets):
+        parser.error("give one --access-key-secret per --access-key-id")
+    try:
+        args.region_ports = region_ports(args.regions, args.port)
+    except ValueError as exc:
+        parser.error(str(exc))
+    return args
+
+
+def region_ports(specs: Sequence[str], default_port: int) -> dict[str, int]:
+    """``["cn-shanghai=8081", ...]`` as ``{"cn-shanghai": 8081}``; none given: the default region."""
+    if not specs:
+        return {DEFAULT_REGION: default_port}
+    ports: dict[str, int] = {}
+    for spec in specs:
+        region, sep, port = spec.partition("=")
+        if not sep or not region or not port.isdigit():
+            raise ValueError(f"--region expects REGION=PORT, got {spec!r}")
+        if region in ports:
+            raise ValueError(f"region {region} given twice")
+        ports[region] = int(port)
+    return ports
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    credentials = dict(zip(args.access_key_ids, args.access_key_secrets, strict=True))
+    regions = list(args.region_ports)
+    emulator = Emulator(credentials, regions, account_id=args.account_id, state_path=args.state)
+    running = serve(emulator, args.host, args.region_ports)
+    for region, port in running.ports.items():
+        print(f"listening on http://{args.host}:{port} ({region})", flush=True)
+
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    while not stop.wait(1.0):
+        pass
+    running.shutdown()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,174 @@
+"""An operator's view of a running emulator, for tests and the demo: create keys, import material
+and store secrets through the official SDK (``alibabacloud-kms20160120``), and read the admin API.
+
+Nothing here is used by the emulator itself.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from alibabacloud_kms20160120 import models as kms_models
+from alibabacloud_kms20160120.client import Client as KmsClient
+from alibabacloud_tea_openapi.models import Config
+
+from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+
+DAY = 86400
+
+
+class EmulatedCloud:
+    def __init__(self, endpoints: dict[str, str], access_key_id: str, access_key_secret: str) -> None:
+        self.endpoints = endpoints  # region -> "127.0.0.1:PORT"
+        self.access_key_id = access_key_id
+        self.access_key_secret = access_key_secret
+        self._clients: dict[str, KmsClient] = {}
+
+    # ---- admin API -----------------------------------------------------------------------------
+    def admin(self, method: str, path: str, body: Any = None, region: str | None = None) -> Any:
+        if not path.startswith("/"):
+            path = f"/_emulator/{path}"
+        host = self.endpoints[region or next(iter(self.endpoints))]
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"http://{host}{path}", data=data, method=method)
+        request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
+            return json.loads(response.read())
+
+    def calls(self, action: str | None = None) -> list[dict[str, Any]]:
+        return [c for c in self.admin("GET", "calls") if action is None or c["action"] == action]
+
+    def metrics(self) -> list[dict[str, Any]]:
+        return self.admin("GET", "metrics")
+
+    def advance_clock(self, seconds: float) -> None:
+        self.admin("POST", "clock", {"advance": seconds})
+
+    # ---- KMS through the SDK -------------------------------------------------------------------
+    def kms(self, region: str = "cn-hangzhou") -> KmsClient:
+        if region not in self._clients:
+            config = Config(
+                access_key_id=self.access_key_id,
+                access_key_secret=self.access_key_secret,
+                endpoint=self.endpoints[region],
+                protocol="http",
+                region_id=region,
+            )
+            self._clients[region] = KmsClient(config)
+        return self._clients[region]
+
+    def create_key(
+        self, region: str = "cn-hangzhou", origin: str = "EXTERNAL", alias: str | None = None, description: str = ""
+    ) -> str:
+        request = kms_models.CreateKeyRequest(origin=origin, description=description)
+        key_id = self.kms(region).create_key(request).body.key_metadata.key_id
+        if alias:
+            self.kms(region).create_alias(kms_models.CreateAliasRequest(alias_name=alias, key_id=key_id))
+        return key_id
+
+    def import_material(self, region: str, key_id: str, material: bytes, expire_unix: int) -> None:
+        client = self.kms(region)
+        params = client.get_parameters_for_import(
+            kms_models.GetParametersForImportRequest(
+                key_id=key_id, wrapping_algorithm="RSAES_OAEP_SHA_256", wrapping_key_spec="RSA_2048"
+            )
+        ).body
+        blob = wrap(load_public_key(params.public_key), material, WrappingAlgorithm.RSAES_OAEP_SHA_256)
+        client.import_key_material(
+            kms_models.ImportKeyMaterialRequest(
+                key_id=key_id,
+                encrypted_key_material=base64.b64encode(blob).decode(),
+                import_token=params.import_token,
+                key_material_expire_unix=expire_unix,
+            )
+        )
+
+    def key_with_material(
+        self, material: bytes, expires_in_days: float, region: str = "cn-hangzhou", **kwargs: Any
+    ) -> str:
+        """A new EXTERNAL key holding ``material`` until ``expires_in_days`` from now (real time)."""
+        key_id = self.create_key(region, **kwargs)
+        self.import_material(region, key_id, material, int(time.time() + expires_in_days * DAY))
+        return key_id
+
+    def describe(self, key_id: str, region: str = "cn-hangzhou") -> kms_models.DescribeKeyResponseBodyKeyMetadata:
+        return self.kms(region).describe_key(kms_models.DescribeKeyRequest(key_id=key_id)).body.key_metadata
+
+    def secret(self, name: str, data: str | bytes, region: str = "cn-hangzhou") -> None:
+        """A text secret for ``str`` data, a binary one for ``bytes``."""
+        binary = isinstance(data, bytes)
+        self.kms(region).create_secret(
+            kms_models.CreateSecretRequest(
+                secret_name=name,
+                version_id="v1",
+                secret_data=base64.b64encode(data).decode() if binary else data,
+                secret_data_type="binary" if binary else "text",
+            )
+        )
+
+    def encrypt(self, key_id: str, plaintext: str, region: str = "cn-hangzhou") -> str:
+        request = kms_models.EncryptRequest(key_id=key_id, plaintext=plaintext)
+        return self.kms(region).encrypt(request).body.ciphertext_blob
+
+    def decrypt(self, blob: str, region: str = "cn-hangzhou") -> str:
+        return self.kms(region).decrypt(kms_models.DecryptRequest(ciphertext_blob=blob)).body.plaintext
+
+
+_LISTENING = re.compile(r"^listening on http://(?P<host>[^ ]+):(?P<port>\d+) \((?P<region>[^)]+)\)$")
+
+
+@contextmanager
+def spawn(
+    regions: tuple[str, ...], access_key_id: str, access_key_secret: str, *, startup_timeout: float = 30
+) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
+    """Run ``python -m emulator`` on free loopback ports, one per region; yields (process, endpoints).
+
+    A daemon thread keeps draining its stdout so the pipe never fills; the process is stopped on exit.
+    """
+    command = [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", "0"]
+    for region in regions:
+        command += ["--region", f"{region}=0"]
+    command += ["--access-key-id", access_key_id, "--access-key-secret", access_key_secret]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    lines: queue.Queue[str] = queue.Queue()
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.put(line)
+        lines.put("")
+
+    threading.Thread(target=pump, name="emulator-stdout", daemon=True).start()
+    try:
+        endpoints: dict[str, str] = {}
+        deadline = time.monotonic() + startup_timeout
+        while len(endpoints) < len(regions):
+            try:
+                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise RuntimeError("the emulator did not start in time") from None
+            if not line:
+                stderr = process.stderr.read() if process.stderr else ""
+                raise RuntimeError(f"the emulator exited with {process.wait()}: {stderr}")
+            match = _LISTENING.match(line.strip())
+            if match:
+                endpoints[match["region"]] = f"{match['host']}:{match['port']}"
+        yield process, endpoints
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,161 @@
+"""Fault injection, set through the admin API (``POST /_emulator/faults``).
+
+* ``latency_ms``: every API call sleeps this long before it is handled.
+* ``error_rate`` (0..1) with ``error_code``: that fraction of API calls, drawn at random, fail
+  with that code and its documented HTTP status (:func:`status_for`).
+* ``qps_limit``: per region, at most this many calls are admitted in any sliding 1-second
+  window; the rest get the service's real ``Throttling`` error. Either one number, applied to
+  each region separately, or ``{"region": number}``. Only admitted calls fill the window.
+
+Faults apply to signed API calls only, after the signature check, never to the admin API.
+Thread safe; the random source, the monotonic clock and the sleep are injected for tests.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from emulator import errors
+from emulator.errors import ServiceError
+
+DEFAULT_ERROR_CODE = "ServiceUnavailableTemporary"
+_THROTTLING_MESSAGE = "Request was denied due to request throttling."
+_MESSAGES = {
+    "Throttling": _THROTTLING_MESSAGE,
+    "Rejected.Throttling": _THROTTLING_MESSAGE,
+    "ServiceUnavailableTemporary": "The service is temporarily unavailable. Please try again later.",
+    "InternalFailure": "The request processing has failed due to some unknown error.",
+}
+
+
+def status_for(code: str) -> int:
+    """The documented HTTP status of an error code the admin API may inject."""
+    if code == "ServiceUnavailableTemporary":
+        return 503
+    if code == "InternalFailure":
+        return 500
+    if code == "Forbidden.KeyNotFound":
+        return 404
+    if code.startswith("Forbidden."):
+        return 403
+    return 400
+
+
+def injected_error(code: str) -> ServiceError:
+    """The error an ``error_rate`` fault returns."""
+    message = _MESSAGES.get(code, f"The request failed with {code} (fault injected by the emulator).")
+    return ServiceError(code, message, status_for(code))
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """The faults in force; the default is none."""
+
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+    error_code: str = DEFAULT_ERROR_CODE
+    qps_limit: int | dict[str, int] | None = None
+
+    @classmethod
+    def from_json(cls, document: Mapping[str, Any]) -> FaultSettings:
+        """Validate an admin request body; raises ``ValueError`` naming the bad field."""
+        unknown = set(document) - {"latency_ms", "error_rate", "error_code", "qps_limit"}
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
+        latency_ms = _number(document.get("latency_ms", 0), "latency_ms", 0, None)
+        error_rate = _number(document.get("error_rate", 0), "error_rate", 0, 1)
+        error_code = document.get("error_code") or DEFAULT_ERROR_CODE
+        if not isinstance(error_code, str):
+            raise ValueError("error_code must be a string")
+        return cls(latency_ms, error_rate, error_code, _qps_limit(document.get("qps_limit")))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "latency_ms": self.latency_ms,
+            "error_rate": self.error_rate,
+            "error_code": self.error_code,
+            "qps_limit": self.qps_limit,
+        }
+
+    def limit_for(self, region: str) -> int | None:
+        if isinstance(self.qps_limit, dict):
+            return self.qps_limit.get(region)
+        return self.qps_limit
+
+
+@dataclass
+class Faults:
+    """The fault settings in force plus the per-region request windows they need."""
+
+    rng: random.Random = field(default_factory=random.Random)
+    monotonic: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+
+    def __post_init__(self) -> None:
+        self._settings = FaultSettings()
+        self._windows: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def settings(self) -> FaultSettings:
+        return self._settings
+
+    def configure(self, settings: FaultSettings) -> None:
+        """Replace the faults in force (a field left out of the admin request is off)."""
+        with self._lock:
+            self._settings = settings
+            self._windows.clear()
+
+    def clear(self) -> None:
+        self.configure(FaultSettings())
+
+    def apply(self, region: str) -> None:
+        """Run before an API call: sleep, then raise ``Throttling`` or the injected error, if due."""
+        settings = self._settings
+        if settings.latency_ms > 0:
+            self.sleep(settings.latency_ms / 1000.0)
+        limit = settings.limit_for(region)
+        with self._lock:
+            if limit is not None:
+                self._admit(region, limit)
+            failing = settings.error_rate > 0 and self.rng.random() < settings.error_rate
+        if failing:
+            raise injected_error(settings.error_code)
+
+    def _admit(self, region: str, limit: int) -> None:
+        """Count a call in the region's 1-second window, or raise ``Throttling`` if it is full."""
+        now = self.monotonic()
+        window = self._windows.setdefault(region, deque())
+        while window and window[0] <= now - 1.0:
+            window.popleft()
+        if len(window) >= limit:
+            raise errors.throttling()
+        window.append(now)
+
+
+def _number(value: Any, name: str, low: float, high: float | None) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number")
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be between {low} and {high}" if high is not None else f"{name} must be >= {low}")
+    return float(value)
+
+
+def _qps_limit(value: Any) -> int | dict[str, int] | None:
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return {str(region): _positive_int(limit, f"qps_limit[{region}]") for region, limit in value.items()}
+    return _positive_int(value, "qps_limit")
+
+
+def _positive_int(value: Any, name: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a positive integer")
+    return value

@@ -1,0 +1,221 @@
+"""The HTTP layer: one werkzeug WSGI server per region, all sharing one :class:`Service`.
+
+The official SDKs send no region, so the port a request arrives on tells its region. Routing:
+
+* ``/_emulator/...``: the admin API, unsigned JSON (clock, faults, calls log, metrics, reset).
+* anything else: an RPC call. Signature check -> faults -> ``Emulator.dispatch`` -> JSON.
+
+The sockets, keep-alive and ``TCP_NODELAY`` are :mod:`emulator.transport`'s business.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from werkzeug.wrappers import Request, Response
+
+from emulator.clock import Clock
+from emulator.errors import ServiceError
+from emulator.faults import Faults, FaultSettings
+from emulator.protocol import rpc, signing
+from emulator.protocol.nonces import NonceCache
+from emulator.transport import EmulatorHTTPServer
+
+log = logging.getLogger(__name__)
+
+ADMIN_PREFIX = "/_emulator/"
+CALL_LOG_LIMIT = 100_000
+
+
+class EmulatorLike(Protocol):
+    """What the HTTP layer needs from :class:`emulator.core.Emulator`."""
+
+    credentials: dict[str, str]
+    regions: list[str]
+    clock: Clock
+
+    def dispatch(self, region: str, action: str, version: str, params: Mapping[str, str]) -> dict[str, Any]: ...
+
+    def metrics(self) -> list[dict[str, Any]]: ...
+
+    def reset(self) -> None: ...
+
+
+class CallLog:
+    """Every API call, newest last: time, region, action, key and outcome; never parameter values.
+
+    ``time`` is the emulator clock's (what the service believed the time was); ``key_id`` is the
+    ``KeyId`` parameter, else ``SecretName``, else ``None``; ``outcome`` is ``"Success"`` or the
+    error ``Code``. Bounded to the last ``limit`` calls. Thread safe.
+    """
+
+    def __init__(self, limit: int = CALL_LOG_LIMIT) -> None:
+        self._entries: deque[dict[str, Any]] = deque(maxlen=limit)
+        self._lock = threading.Lock()
+
+    def record(self, when: float, region: str, action: str, key_id: str | None, outcome: str) -> None:
+        entry = {"time": when, "region": region, "action": action, "key_id": key_id, "outcome": outcome}
+        with self._lock:
+            self._entries.append(entry)
+
+    def entries(self) -> list[dict[str, Any]]:
+        with self._lock:
+            return list(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+
+
+@dataclass
+class Service:
+    """The emulator plus the state the HTTP layer keeps: faults, the calls log, seen nonces."""
+
+    emulator: EmulatorLike
+    faults: Faults = field(default_factory=Faults)
+    calls: CallLog = field(default_factory=CallLog)
+    nonces: NonceCache = field(default_factory=NonceCache)
+    real_time: Callable[[], float] = time.time
+
+    def app(self, region: str) -> Callable[..., Iterable[bytes]]:
+        """The WSGI application for the port that serves ``region``."""
+
+        def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+            request = Request(environ)
+            if request.path.startswith(ADMIN_PREFIX):
+                response = self.admin(region, request)
+            else:
+                response = self.rpc(region, request)
+            return response(environ, start_response)
+
+        return application
+
+    def rpc(self, region: str, request: Request) -> Response:
+        """One API call: verify, apply faults, dispatch, render; the outcome goes to the calls log."""
+        wire = rpc.parse(request)
+        action, version = rpc.action_of(wire)
+        key_id = wire.params.get("KeyId") or wire.params.get("SecretName")
+        try:
+            call = rpc.call_of(wire)
+            signing.verify(wire, self.emulator.credentials, self.nonces, self.real_time)
+            self.faults.apply(region)
+            fields = self.emulator.dispatch(region, call.action, call.version, call.params)
+        except ServiceError as error:
+            self.calls.record(self.emulator.clock.now(), region, action, key_id, error.code)
+            return rpc.failure(error, region, version)
+        except Exception:  # a bug, not a rule: answer as the service would, keep the traceback
+            log.exception("unhandled error in %s %s", action, version)
+            error = ServiceError("InternalFailure", "The request processing has failed due to some unknown error.", 500)
+            self.calls.record(self.emulator.clock.now(), region, action, key_id, error.code)
+            return rpc.failure(error, region, version)
+        self.calls.record(self.emulator.clock.now(), region, action, key_id, "Success")
+        return rpc.success(fields)
+
+    def admin(self, region: str, request: Request) -> Response:
+        """Route ``/_emulator/<name>``; a bad body is 400 ``{"error": ...}``."""
+        name = request.path[len(ADMIN_PREFIX) :].strip("/")
+        handler = _ADMIN_ROUTES.get((request.method, name))
+        if handler is None:
+            known = any(route_name == name for _, route_name in _ADMIN_ROUTES)
+            return _admin_json({"error": f"no {request.method} /_emulator/{name}"}, 405 if known else 404)
+        try:
+            body = request.get_data()
+            document = json.loads(body) if body.strip() else {}
+            if not isinstance(document, dict):
+                raise ValueError("the body must be a JSON object")
+            return _admin_json(handler(self, region, document))
+        except ValueError as exc:  # includes malformed JSON
+            return _admin_json({"error": str(exc)}, 400)
+
+    # --- admin handlers: (service, region, JSON body) -> JSON-able result ---
+
+    def _clock(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        clock = self.emulator.clock
+        if "now" in document:
+            clock.set(_number(document["now"], "now"))
+        if "advance" in document:
+            clock.advance(_number(document["advance"], "advance"))
+        return {"now": clock.now()}
+
+    def _set_faults(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        self.faults.configure(FaultSettings.from_json(document))
+        return self.faults.settings.to_json()
+
+    def _clear_faults(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        self.faults.clear()
+        return self.faults.settings.to_json()
+
+    def _reset(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        self.emulator.reset()
+        self.faults.clear()
+        self.calls.clear()
+        return {"reset": True}
+
+
+_ADMIN_ROUTES: dict[tuple[str, str], Callable[[Service, str, dict[str, Any]], Any]] = {
+    ("GET", "health"): lambda service, region, _: {"ok": True, "region": region},
+    ("GET", "clock"): lambda service, region, _: {"now": service.emulator.clock.now()},
+    ("POST", "clock"): Service._clock,
+    ("GET", "faults"): lambda service, region, _: service.faults.settings.to_json(),
+    ("POST", "faults"): Service._set_faults,
+    ("DELETE", "faults"): Service._clear_faults,
+    ("GET", "calls"): lambda service, region, _: service.calls.entries(),
+    ("GET", "metrics"): lambda service, region, _: service.emulator.metrics(),
+    ("POST", "reset"): Service._reset,
+}
+
+
+def _number(value: Any, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"{name} must be a number")
+    return float(value)
+
+
+def _admin_json(document: Any, status: int = 200) -> Response:
+    return Response(json.dumps(document), status=status, content_type="application/json")
+
+
+@dataclass
+class RunningEmulator:
+    """Servers started by :func:`serve`; ``ports`` maps each region to its actual port."""
+
+    service: Service
+    servers: dict[str, EmulatorHTTPServer]
+    threads: list[threading.Thread]
+
+    @property
+    def ports(self) -> dict[str, int]:
+        return {region: server.port for region, server in self.servers.items()}
+
+    def shutdown(self) -> None:
+        """Stop accepting, close the listening sockets, wait for the accept loops to end."""
+        for server in self.servers.values():
+            server.shutdown()
+        for thread in self.threads:
+            thread.join()
+
+
+def serve(
+    emulator: EmulatorLike, host: str, region_ports: Mapping[str, int], *, service: Service | None = None
+) -> RunningEmulator:
+    """Start one server per region (port 0 picks a free port), each in a daemon thread."""
+    unknown = set(region_ports) - set(emulator.regions)
+    if unknown:
+        raise ValueError(f"regions not served by the emulator: {', '.join(sorted(unknown))}")
+    service = service or Service(emulator)
+    servers: dict[str, EmulatorHTTPServer] = {}
+    threads: list[threading.Thread] = []
+    for region, port in region_ports.items():
+        server = EmulatorHTTPServer(host, port, service.app(region))
+        servers[region] = server
+        thread = threading.Thread(target=server.serve_forever, name=f"emulator-{region}", daemon=True)
+        thread.start()
+        threads.append(thread)
+    return RunningEmulator(service, servers, threads)
