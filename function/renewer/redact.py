@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import threading
+from urllib.parse import quote
 
 MASK = "<redacted>"
 
@@ -41,4 +42,6 @@ def _forms(value: bytes | str) -> set[str]:
     }
     if isinstance(value, str):
         forms.add(value)
-    return forms
+    # Percent-encoded once and twice: a v1 signature error quotes the whole string it signed.
+    encoded = {quote(form, safe="") for form in forms}
+    return forms | encoded | {quote(form, safe="") for form in encoded}

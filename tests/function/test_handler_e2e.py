@@ -9,9 +9,10 @@ import time
 
 import pytest
 
+from emulator.cloud import DAY
 from renewer.errors import EventError, RenewalFailedError
 from renewer.wrapping import WrappingAlgorithm, key_check_value
-from tests.function.conftest import DAY, EVENTS, Cloud, outcomes
+from tests.function.conftest import EVENTS, Cloud, outcomes
 
 MATERIAL = bytes.fromhex("6b" * 16 + "a5" * 16)
 OTHER = bytes(range(100, 132))
