@@ -7,16 +7,19 @@ Nothing here is used by the emulator itself.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import queue
 import re
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from alibabacloud_kms20160120 import models as kms_models
@@ -130,45 +133,67 @@ _LISTENING = re.compile(r"^listening on http://(?P<host>[^ ]+):(?P<port>\d+) \((
 
 @contextmanager
 def spawn(
-    regions: tuple[str, ...], access_key_id: str, access_key_secret: str, *, startup_timeout: float = 30
+    regions: tuple[str, ...],
+    access_key_id: str,
+    access_key_secret: str,
+    *,
+    stderr_path: Path | None = None,
+    startup_timeout: float = 30,
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     """Run ``python -m emulator`` on free loopback ports, one per region; yields (process, endpoints).
 
-    A daemon thread keeps draining its stdout so the pipe never fills; the process is stopped on exit.
+    Its stderr goes to ``stderr_path`` (a temporary file if none), and a daemon thread keeps
+    draining its stdout, so neither pipe can fill up; the process is stopped on exit.
     """
     command = [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", "0"]
     for region in regions:
         command += ["--region", f"{region}=0"]
     command += ["--access-key-id", access_key_id, "--access-key-secret", access_key_secret]
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with contextlib.ExitStack() as stack:
+        stderr = (
+            stack.enter_context(stderr_path.open("w+"))
+            if stderr_path
+            else stack.enter_context(tempfile.TemporaryFile("w+"))
+        )
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
+        stack.callback(_stop, process)
+        try:
+            endpoints = _wait_listening(process, len(regions), startup_timeout)
+        except RuntimeError as exc:
+            stderr.seek(0)
+            raise RuntimeError(f"{exc}; stderr:\n{stderr.read()}") from exc
+        yield process, endpoints
+
+
+def _wait_listening(process: subprocess.Popen[str], count: int, timeout: float) -> dict[str, str]:
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
         assert process.stdout is not None
         for line in process.stdout:
             lines.put(line)
-        lines.put("")
+        lines.put("")  # end of output
 
     threading.Thread(target=pump, name="emulator-stdout", daemon=True).start()
-    try:
-        endpoints: dict[str, str] = {}
-        deadline = time.monotonic() + startup_timeout
-        while len(endpoints) < len(regions):
-            try:
-                line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
-            except queue.Empty:
-                raise RuntimeError("the emulator did not start in time") from None
-            if not line:
-                stderr = process.stderr.read() if process.stderr else ""
-                raise RuntimeError(f"the emulator exited with {process.wait()}: {stderr}")
-            match = _LISTENING.match(line.strip())
-            if match:
-                endpoints[match["region"]] = f"{match['host']}:{match['port']}"
-        yield process, endpoints
-    finally:
-        process.terminate()
+    endpoints: dict[str, str] = {}
+    deadline = time.monotonic() + timeout
+    while len(endpoints) < count:
         try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+            line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise RuntimeError("the emulator did not start in time") from None
+        if not line:
+            raise RuntimeError(f"the emulator exited with {process.wait()}")
+        match = _LISTENING.match(line.strip())
+        if match:
+            endpoints[match["region"]] = f"{match['host']}:{match['port']}"
+    return endpoints
+
+
+def _stop(process: subprocess.Popen[str]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
