@@ -32,6 +32,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--region", action="append", default=[], dest="regions", metavar="REGION=PORT")
     parser.add_argument("--state", default=None, help="file to persist state in (default: memory only)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
+    parser.add_argument(
+        "--reuse-wrapping-keys",
+        action="store_true",
+        help="reuse a small pool of RSA key pairs for import tokens (benchmarks; NOTE: the service makes a new one)",
+    )
     args = parser.parse_args(argv)
     if len(args.access_key_ids) != len(args.access_key_secrets):
         parser.error("give one --access-key-secret per --access-key-id")
@@ -62,7 +67,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     credentials = dict(zip(args.access_key_ids, args.access_key_secrets, strict=True))
     regions = list(args.region_ports)
-    emulator = Emulator(credentials, regions, account_id=args.account_id, state_path=args.state)
+    emulator = Emulator(
+        credentials,
+        regions,
+        account_id=args.account_id,
+        state_path=args.state,
+        reuse_wrapping_keys=args.reuse_wrapping_keys,
+    )
     running = serve(emulator, args.host, args.region_ports)
     for region, port in running.ports.items():
         print(f"listening on http://{args.host}:{port} ({region})", flush=True)

@@ -1,0 +1,35 @@
+# BYOK Renewer: `make demo` and `make test` work on a fresh clone (they build what they need).
+SHELL := /bin/bash
+PYTHON ?= $(shell scripts/find-python.sh)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint format bench clean
+
+$(STAMP): requirements-dev.txt function/requirements.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	touch $@
+
+node_modules/.bin/fun: package.json package-lock.json scripts/install-fun.sh
+	bash scripts/install-fun.sh
+	touch $@
+
+demo: $(STAMP)
+	$(PY) scripts/demo.py
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+test: $(STAMP) node_modules/.bin/fun lint
+	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true $(PY) -m pytest -n 2 -q
+
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+clean:
+	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
