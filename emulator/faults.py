@@ -6,6 +6,8 @@
 * ``qps_limit``: per region, at most this many calls are admitted in any sliding 1-second
   window; the rest get the service's real ``Throttling`` error. Either one number, applied to
   each region separately, or ``{"region": number}``. Only admitted calls fill the window.
+* ``actions`` (optional list): ``latency_ms`` and ``error_rate`` apply only to these actions
+  (say, the KMS calls but not ``PutCustomMetric``); ``qps_limit`` always counts every call.
 
 Faults apply to signed API calls only, after the signature check, never to the admin API.
 Thread safe; the random source, the monotonic clock and the sleep are injected for tests.
@@ -61,11 +63,12 @@ class FaultSettings:
     error_rate: float = 0.0
     error_code: str = DEFAULT_ERROR_CODE
     qps_limit: int | dict[str, int] | None = None
+    actions: tuple[str, ...] | None = None
 
     @classmethod
     def from_json(cls, document: Mapping[str, Any]) -> FaultSettings:
         """Validate an admin request body; raises ``ValueError`` naming the bad field."""
-        unknown = set(document) - {"latency_ms", "error_rate", "error_code", "qps_limit"}
+        unknown = set(document) - {"latency_ms", "error_rate", "error_code", "qps_limit", "actions"}
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
         latency_ms = _number(document.get("latency_ms", 0), "latency_ms", 0, None)
@@ -73,7 +76,16 @@ class FaultSettings:
         error_code = document.get("error_code") or DEFAULT_ERROR_CODE
         if not isinstance(error_code, str):
             raise ValueError("error_code must be a string")
-        return cls(latency_ms, error_rate, error_code, _qps_limit(document.get("qps_limit")))
+        actions = document.get("actions")
+        if actions is not None and (not isinstance(actions, list) or not all(isinstance(a, str) for a in actions)):
+            raise ValueError("actions must be a list of action names")
+        return cls(
+            latency_ms,
+            error_rate,
+            error_code,
+            _qps_limit(document.get("qps_limit")),
+            tuple(actions) if actions is not None else None,
+        )
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -81,6 +93,7 @@ class FaultSettings:
             "error_rate": self.error_rate,
             "error_code": self.error_code,
             "qps_limit": self.qps_limit,
+            "actions": list(self.actions) if self.actions is not None else None,
         }
 
     def limit_for(self, region: str) -> int | None:
@@ -115,16 +128,17 @@ class Faults:
     def clear(self) -> None:
         self.configure(FaultSettings())
 
-    def apply(self, region: str) -> None:
+    def apply(self, region: str, action: str = "") -> None:
         """Run before an API call: sleep, then raise ``Throttling`` or the injected error, if due."""
         settings = self._settings
-        if settings.latency_ms > 0:
+        targeted = settings.actions is None or action in settings.actions
+        if settings.latency_ms > 0 and targeted:
             self.sleep(settings.latency_ms / 1000.0)
         limit = settings.limit_for(region)
         with self._lock:
             if limit is not None:
                 self._admit(region, limit)
-            failing = settings.error_rate > 0 and self.rng.random() < settings.error_rate
+            failing = targeted and settings.error_rate > 0 and self.rng.random() < settings.error_rate
         if failing:
             raise injected_error(settings.error_code)
 

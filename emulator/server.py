@@ -105,7 +105,7 @@ class Service:
         try:
             call = rpc.call_of(wire)
             signing.verify(wire, self.emulator.credentials, self.nonces, self.real_time)
-            self.faults.apply(region)
+            self.faults.apply(region, call.action)
             fields = self.emulator.dispatch(region, call.action, call.version, call.params)
         except ServiceError as error:
             self.calls.record(self.emulator.clock.now(), region, action, key_id, error.code)
@@ -213,7 +213,7 @@ def serve(
     servers: dict[str, EmulatorHTTPServer] = {}
     threads: list[threading.Thread] = []
     for region, port in region_ports.items():
-        server = EmulatorHTTPServer(host, port, service.app(region))
+        server = EmulatorHTTPServer(host, port, service.app(region), now=emulator.clock.now)
         servers[region] = server
         thread = threading.Thread(target=server.serve_forever, name=f"emulator-{region}", daemon=True)
         thread.start()

@@ -17,6 +17,8 @@ import contextlib
 import io
 import logging
 import socket
+import time
+from collections.abc import Callable
 from typing import Any
 
 from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
@@ -38,6 +40,10 @@ class KeepAliveRequestHandler(WSGIRequestHandler):
         super().setup()
         with contextlib.suppress(OSError):  # not a TCP socket (a test's socketpair, say)
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def date_time_string(self, timestamp: float | None = None) -> str:
+        """The ``Date`` header tells the service's time: the emulator's clock, as tests move it."""
+        return super().date_time_string(self.server.now() if timestamp is None else timestamp)
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         """No per-request access log: it would cost time on every call."""
@@ -111,5 +117,6 @@ class EmulatorHTTPServer(ThreadedWSGIServer):
 
     request_queue_size = LISTEN_BACKLOG
 
-    def __init__(self, host: str, port: int, app: Any) -> None:
+    def __init__(self, host: str, port: int, app: Any, now: Callable[[], float] = time.time) -> None:
         super().__init__(host, port, app, handler=KeepAliveRequestHandler)
+        self.now = now

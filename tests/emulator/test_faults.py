@@ -169,5 +169,25 @@ def test_invalid_settings_are_rejected(document):
 
 
 def test_settings_round_trip():
-    document = {"latency_ms": 10.0, "error_rate": 0.25, "error_code": "Throttling", "qps_limit": {"cn-hangzhou": 3}}
+    document = {
+        "latency_ms": 10.0,
+        "error_rate": 0.25,
+        "error_code": "Throttling",
+        "qps_limit": {"cn-hangzhou": 3},
+        "actions": ["ImportKeyMaterial"],
+    }
     assert FaultSettings.from_json(document).to_json() == document
+
+
+def test_faults_can_target_some_actions_only() -> None:
+    faults = Faults(rng=random.Random(1))
+    faults.configure(
+        FaultSettings.from_json({"error_rate": 1.0, "error_code": "Throttling", "actions": ["DescribeKey"]})
+    )
+    faults.apply("cn-hangzhou", "PutCustomMetric")  # not targeted: passes
+    with pytest.raises(ServiceError) as exc:
+        faults.apply("cn-hangzhou", "DescribeKey")
+    assert exc.value.code == "Throttling"
+    assert faults.settings.to_json()["actions"] == ["DescribeKey"]
+    with pytest.raises(ValueError, match="actions"):
+        FaultSettings.from_json({"actions": "DescribeKey"})

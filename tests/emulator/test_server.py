@@ -126,7 +126,7 @@ def test_clock_set_advance_and_get(emulator):
 
 
 def test_faults_set_get_and_clear(emulator):
-    settings = {"latency_ms": 5, "error_rate": 0.5, "error_code": "InternalFailure", "qps_limit": 100}
+    settings = {"latency_ms": 5, "error_rate": 0.5, "error_code": "InternalFailure", "qps_limit": 100, "actions": None}
     assert emulator.admin("POST", "faults", settings) == settings
     assert emulator.admin("GET", "faults") == settings
     cleared = emulator.admin("POST", "faults", {})
