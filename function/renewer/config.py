@@ -108,6 +108,7 @@ def load(document: dict[str, Any]) -> Config:
     _only(document, {"defaults", "metrics", "materials"}, "configuration")
     warnings: list[str] = []
     defaults = _policy_fields(document.get("defaults") or {}, "defaults", DEFAULTS)
+    _policy(defaults, "defaults")  # a bad default is reported where it is, not under a material
     raw_materials = document.get("materials")
     if not isinstance(raw_materials, list) or not raw_materials:
         raise ConfigError("materials: expected a non-empty list")
@@ -127,7 +128,7 @@ def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str
     if policy.validity_days == 0:
         warnings.append(f"material {name}: validity_days is 0, so its keys' material will never expire")
     kcv = raw.get("kcv")
-    if kcv is not None and (not isinstance(kcv, str) or not KCV_RE.match(kcv)):
+    if kcv is not None and (not isinstance(kcv, str) or not KCV_RE.fullmatch(kcv)):
         raise ConfigError(f"{where}.kcv: expected 6 hex digits (3 bytes)")
     keys = raw.get("keys")
     if not isinstance(keys, list) or not keys:
@@ -169,7 +170,7 @@ def _source(raw: Any, where: str) -> SourceSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with a 'type'")
     kind = raw.get("type")
-    if kind not in SOURCE_FIELDS:
+    if not isinstance(kind, str) or kind not in SOURCE_FIELDS:
         raise ConfigError(f"{where}.type: expected one of {', '.join(SOURCE_FIELDS)}, got {kind!r}")
     required, optional = SOURCE_FIELDS[kind]
     _only(raw, {"type", *required, *optional}, where)
@@ -227,7 +228,7 @@ def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:
 
 
 def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
-    unknown = sorted(set(raw) - allowed)
+    unknown = sorted(set(raw) - allowed, key=str)
     if unknown:
         raise ConfigError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(allowed)}")
 
@@ -239,8 +240,8 @@ def _str(raw: dict[str, Any], name: str, where: str) -> str:
     return value.strip()
 
 
-def _region(value: str, where: str) -> str:
-    if not REGION_RE.match(value):
+def _region(value: object, where: str) -> str:
+    if not isinstance(value, str) or not REGION_RE.fullmatch(value):
         raise ConfigError(f"{where}: {value!r} is not a region id like cn-hangzhou")
     return value
 

@@ -31,7 +31,9 @@ def parse_event(event: bytes | str | dict[str, Any] | None) -> Options:
         unknown = sorted(set(document) - TIMER_FIELDS)
         if unknown:
             raise EventError(f"timer event has unknown field(s): {', '.join(unknown)}")
-        payload = document.get("payload") or ""
+        payload = document.get("payload", "")
+        if payload is None:
+            payload = ""
         if not isinstance(payload, str):
             raise EventError("timer event 'payload' must be a string (JSON options or empty)")
         options = _decode(payload, what="timer payload") if payload.strip() else {}

@@ -78,7 +78,7 @@ def parse_endpoints(text: str) -> dict[str, Endpoint]:
     for item in filter(None, (part.strip() for part in text.split(","))):
         region, sep, value = item.partition("=")
         region = region.strip()
-        if not sep or not REGION_RE.match(region):
+        if not sep or not REGION_RE.fullmatch(region):
             raise ConfigError(f"RENEWER_ALIBABA_ENDPOINTS: expected REGION=ENDPOINT, got {item!r}")
         endpoints[region] = parse_endpoint(value.strip(), f"RENEWER_ALIBABA_ENDPOINTS[{region}]")
     return endpoints
@@ -88,17 +88,26 @@ def parse_endpoint(value: str, where: str) -> Endpoint:
     value = value.strip()
     if "://" in value:
         parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.netloc or parts.path not in ("", "/"):
+        scheme = parts.scheme.lower()
+        if (
+            scheme not in ("http", "https")
+            or not parts.netloc
+            or parts.path not in ("", "/")
+            or parts.query
+            or parts.fragment
+        ):
             raise ConfigError(f"{where}: expected http(s)://HOST[:PORT], got {value!r}")
-        return Endpoint(parts.netloc, parts.scheme)
+        return Endpoint(parts.netloc, scheme)
     if not value or "/" in value:
         raise ConfigError(f"{where}: expected HOST[:PORT] or a URL, got {value!r}")
     return Endpoint(value, "http" if _is_loopback(value) else "https")
 
 
 def _is_loopback(hostport: str) -> bool:
-    host = hostport.rsplit(":", 1)[0] if hostport.count(":") == 1 else hostport
-    host = host.strip("[]")
+    try:
+        host = urlsplit(f"//{hostport}").hostname or ""
+    except ValueError:
+        return False
     if host == "localhost":
         return True
     try:

@@ -304,25 +304,21 @@ def load_yaml(text: str) -> dict[str, Any]:
     return {**parse_text(text), "materials": [material()]}
 
 
-# --- Behaviour believed wrong today (see the report); strict xfail so a fix is noticed. ---
+# --- Bugs these tests found, now fixed. ---
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: an unhashable source type (a list) raises TypeError, not ConfigError")
 def test_source_type_that_is_a_list_is_a_config_error() -> None:
     assert "materials[0].source.type: expected one of" in rejects(document(material(source={"type": ["env"]}))).message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a non-string metrics.cloudmonitor.region raises TypeError (re.match)")
 def test_cloudmonitor_region_that_is_a_number_is_a_config_error() -> None:
     assert "metrics.cloudmonitor.region" in rejects(document(metrics={"cloudmonitor": {"region": 5}})).message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: YAML keys of mixed types make the unknown-field message sort() fail")
 def test_unknown_fields_of_mixed_key_types_are_a_config_error() -> None:
     assert "configuration: unknown field(s)" in rejects(load_yaml("materials: []\n1: x\nzz: y\n")).message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: KCV_RE's '$' accepts a trailing newline; the kcv then never matches")
 def test_kcv_with_a_trailing_newline_is_rejected_or_normalised() -> None:
     try:
         kcv = load(document(material(kcv="0a1b2c\n"))).materials[0].kcv
@@ -332,11 +328,9 @@ def test_kcv_with_a_trailing_newline_is_rejected_or_normalised() -> None:
         assert kcv == "0A1B2C"
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: REGION_RE's '$' accepts a trailing newline in metrics.cloudmonitor.region")
 def test_cloudmonitor_region_with_a_trailing_newline_is_rejected() -> None:
     rejects(document(metrics={"cloudmonitor": {"region": "cn-hangzhou\n"}}))
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a bad value in 'defaults' is reported as materials[0].<field>")
 def test_bad_default_is_reported_under_defaults() -> None:
     assert rejects(document(defaults={"renew_before_days": -1})).message.startswith("defaults.renew_before_days:")

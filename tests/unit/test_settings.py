@@ -53,7 +53,6 @@ def test_parse_endpoint(value: str, expected: Endpoint) -> None:
     assert parse_endpoint(value, WHERE) == expected
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: _is_loopback does not strip the port from '[::1]:PORT', so https is used")
 def test_ipv6_loopback_with_port_uses_http() -> None:
     assert parse_endpoint("[::1]:8080", WHERE) == Endpoint("[::1]:8080", "http")
 
@@ -74,7 +73,6 @@ def test_bad_endpoint(value: str, fragment: str) -> None:
     assert fragment in config_error(parse_endpoint, value, WHERE).message
 
 
-@pytest.mark.xfail(strict=True, reason="BUG: a query or fragment in an endpoint URL is silently dropped")
 @pytest.mark.parametrize("value", ["http://kms.internal?x=1", "http://kms.internal#frag"], ids=["query", "fragment"])
 def test_endpoint_url_with_query_or_fragment_is_rejected(value: str) -> None:
     config_error(parse_endpoint, value, WHERE)
