@@ -138,6 +138,7 @@ def spawn(
     access_key_secret: str,
     *,
     stderr_path: Path | None = None,
+    extra_args: tuple[str, ...] = (),
     startup_timeout: float = 30,
 ) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
     """Run ``python -m emulator`` on free loopback ports, one per region; yields (process, endpoints).
@@ -148,7 +149,7 @@ def spawn(
     command = [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", "0"]
     for region in regions:
         command += ["--region", f"{region}=0"]
-    command += ["--access-key-id", access_key_id, "--access-key-secret", access_key_secret]
+    command += ["--access-key-id", access_key_id, "--access-key-secret", access_key_secret, *extra_args]
     with contextlib.ExitStack() as stack:
         stderr = (
             stack.enter_context(stderr_path.open("w+"))

@@ -380,3 +380,50 @@ def _no_real_credentials() -> None:
     assert "ALIBABA_CLOUD_ACCESS_KEY_SECRET" not in os.environ or os.environ[
         "ALIBABA_CLOUD_ACCESS_KEY_SECRET"
     ].startswith("test")
+
+
+def test_malformed_configuration_touches_nothing(cloud: Cloud, invoke) -> None:
+    from renewer.errors import ConfigError
+
+    key = cloud.create_key()
+    bad = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    bad["materials"][0]["renew_before_dayz"] = 3
+    result = invoke(bad)
+    assert isinstance(result.error, ConfigError)
+    assert "renew_before_dayz" in str(result.error)
+    assert result.calls == []
+
+
+def test_cli_plan_prints_a_table_and_changes_nothing(cloud: Cloud, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    from tests.function.conftest import ROOT
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    due = cloud.key_with_material(MATERIAL, 5)
+    before = cloud.describe(due).material_expire_time
+    cfg_file = tmp_path / "renewer.json"
+    cfg_file.write_text(
+        json.dumps(
+            config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": due}]})
+        )
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "RENEWER_CONFIG_FILE": str(cfg_file),
+        "RENEWER_ALIBABA_ENDPOINT": f"http://{cloud.emulator.endpoint('cn-hangzhou')}",
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "renewer", "plan"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    header, _, row = done.stdout.splitlines()[:3]
+    assert header.split()[:4] == ["material", "region", "key", "state"]
+    assert due in row and "renew" in row and "dry_run" in row
+    assert "dry_run 1" in done.stdout
+    assert cloud.describe(due).material_expire_time == before
+    assert len(cloud.calls("ImportKeyMaterial")) == 1  # only the setup import
