@@ -20,7 +20,8 @@ os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"  # never reach for in
 
 from emulator.cloud import EmulatedCloud, spawn  # noqa: E402
 from renewer.cli import render_table  # noqa: E402
-from renewer.context import ContextCredentials, LocalContext  # noqa: E402
+from renewer.context import LocalContext  # noqa: E402
+from renewer.credentials import Credentials  # noqa: E402
 from renewer.errors import RenewalFailedError  # noqa: E402
 from renewer.wrapping import key_check_value  # noqa: E402
 
@@ -67,9 +68,7 @@ def main() -> int:
         os.environ["RENEWER_ALIBABA_ENDPOINTS"] = ",".join(f"{r}={e}" for r, e in endpoints.items())
         import index
 
-        context = LocalContext(
-            ContextCredentials(ACCESS_KEY_ID, ACCESS_KEY_SECRET, "demo-sts-token"), region=REGIONS[0]
-        )
+        context = LocalContext(Credentials(ACCESS_KEY_ID, ACCESS_KEY_SECRET, "demo-sts-token"), region=REGIONS[0])
         event = (ROOT / "events" / "timer.json").read_bytes()
         print("\nindex.handler(events/timer.json), log lines:")
         try:

@@ -18,20 +18,11 @@ from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.models import Config
 from darabonba.exceptions import ResponseException
 
+from renewer.credentials import Credentials
 from renewer.errors import CloudError
 from renewer.settings import Settings
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Credentials:
-    access_key_id: str
-    access_key_secret: str
-    security_token: str | None = None
-
-    def __repr__(self) -> str:
-        return f"Credentials(access_key_id={self.access_key_id!r}, <secret redacted>)"
 
 
 @dataclass(frozen=True)

@@ -6,9 +6,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from renewer import metrics
-from renewer.alibaba import AlibabaClients, Credentials
+from renewer.alibaba import AlibabaClients
 from renewer.clock import Clock, SystemClock
 from renewer.config import Config, MaterialSpec
+from renewer.credentials import Credentials
 from renewer.errors import EventError, RenewerError
 from renewer.events import Options
 from renewer.flow import MaterialCache, RunContext, process_key

@@ -13,15 +13,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-
-@dataclass(frozen=True)
-class ContextCredentials:
-    access_key_id: str
-    access_key_secret: str
-    security_token: str | None = None
-
-    def __repr__(self) -> str:
-        return f"ContextCredentials(access_key_id={self.access_key_id!r}, <secret redacted>)"
+from renewer.credentials import Credentials
 
 
 @dataclass(frozen=True)
@@ -39,7 +31,7 @@ class ContextService:
 
 @dataclass(frozen=True)
 class LocalContext:
-    credentials: ContextCredentials | None
+    credentials: Credentials | None
     function: ContextFunction = field(default_factory=ContextFunction)
     service: ContextService = field(default_factory=ContextService)
     region: str = ""
@@ -53,9 +45,7 @@ def from_environ(environ: Mapping[str, str] | None = None, timeout: int | None =
     key_id = env.get("ALIBABA_CLOUD_ACCESS_KEY_ID")
     secret = env.get("ALIBABA_CLOUD_ACCESS_KEY_SECRET")
     credentials = (
-        ContextCredentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None)
-        if key_id and secret
-        else None
+        Credentials(key_id, secret, env.get("ALIBABA_CLOUD_SECURITY_TOKEN") or None) if key_id and secret else None
     )
     return LocalContext(
         credentials=credentials,

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from renewer import app, settings
-from renewer.alibaba import Credentials
+from renewer.credentials import Credentials
 from renewer.errors import RenewalFailedError
 from renewer.events import parse_event
 

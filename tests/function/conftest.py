@@ -15,7 +15,8 @@ from typing import Any
 import pytest
 
 from emulator.cloud import EmulatedCloud
-from renewer.context import ContextCredentials, LocalContext
+from renewer.context import LocalContext
+from renewer.credentials import Credentials
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"
@@ -63,7 +64,7 @@ def invoke(
         monkeypatch.setenv("RENEWER_CONFIG", json.dumps(config))
         if context is None:
             context = LocalContext(
-                credentials=ContextCredentials(emulator.access_key_id, emulator.access_key_secret, "sts-token"),
+                credentials=Credentials(emulator.access_key_id, emulator.access_key_secret, "sts-token"),
                 region="cn-hangzhou",
             )
         capsys.readouterr()

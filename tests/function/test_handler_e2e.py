@@ -26,6 +26,12 @@ def config(*materials: dict, **top) -> dict:
     return {"materials": list(materials), **top}
 
 
+def payments(*key_ids: str, region: str = "cn-hangzhou", **policy) -> dict:
+    """A configuration with one material, ``payments``, from the ``byok/payments`` secret."""
+    keys = [{"region": region, "key_id": k} for k in key_ids]
+    return config({"name": "payments", "source": secret_source(), "keys": keys, **policy})
+
+
 def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
     cloud.secret("byok/payments", base64.b64encode(MATERIAL).decode())
     healthy = cloud.key_with_material(MATERIAL, 80)
@@ -87,16 +93,7 @@ def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
 def test_every_wrapping_algorithm(cloud: Cloud, invoke, algorithm: str) -> None:
     cloud.secret("byok/payments", MATERIAL.hex())
     due = cloud.key_with_material(MATERIAL, 5)
-    result = invoke(
-        config(
-            {
-                "name": "payments",
-                "source": secret_source(),
-                "wrapping_algorithm": algorithm,
-                "keys": [{"region": "cn-hangzhou", "key_id": due}],
-            }
-        )
-    )
+    result = invoke(payments(due, wrapping_algorithm=algorithm))
     assert result.error is None, result.report
     assert outcomes(result.report) == {due: "renewed"}
 
@@ -192,9 +189,7 @@ def test_disabled_key_is_renewed_and_stays_disabled(cloud: Cloud, invoke) -> Non
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.key_with_material(MATERIAL, 5)
     cloud.kms().disable_key(DisableKeyRequest(key_id=key))
-    result = invoke(
-        config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
-    )
+    result = invoke(payments(key))
     assert result.error is None, result.report
     [entry] = result.report["keys"]
     assert entry["outcome"] == "renewed" and entry["state_after"] == "Disabled"
@@ -204,16 +199,7 @@ def test_disabled_key_is_renewed_and_stays_disabled(cloud: Cloud, invoke) -> Non
 def test_canary_verification_round_trips(cloud: Cloud, invoke) -> None:
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
-    result = invoke(
-        config(
-            {
-                "name": "payments",
-                "source": secret_source(),
-                "verify": "canary",
-                "keys": [{"region": "cn-hangzhou", "key_id": key}],
-            }
-        )
-    )
+    result = invoke(payments(key, verify="canary"))
     assert result.error is None, result.report
     assert len(result.actions("Encrypt")) == 1 and len(result.actions("Decrypt")) == 1
 
@@ -221,16 +207,7 @@ def test_canary_verification_round_trips(cloud: Cloud, invoke) -> None:
 def test_validity_zero_never_expires_and_warns(cloud: Cloud, invoke) -> None:
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
-    result = invoke(
-        config(
-            {
-                "name": "payments",
-                "source": secret_source(),
-                "validity_days": 0,
-                "keys": [{"region": "cn-hangzhou", "key_id": key}],
-            }
-        )
-    )
+    result = invoke(payments(key, validity_days=0))
     assert result.error is None
     assert cloud.describe(key).material_expire_time == ""
     assert any("never expire" in w for w in result.report["run"]["warnings"])
@@ -258,7 +235,7 @@ def test_timer_event_and_force_one_material(cloud: Cloud, invoke) -> None:
 def test_malformed_event_touches_nothing(cloud: Cloud, invoke) -> None:
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
-    cfg = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    cfg = payments(key)
     for event in ((EVENTS / "malformed.json").read_bytes(), b"{not json", b'{"payload": 3, "triggerTime": "x"}'):
         result = invoke(cfg, event=event)
         assert isinstance(result.error, EventError), event
@@ -276,7 +253,7 @@ def test_cli_invoke_uses_the_default_credential_chain(cloud: Cloud, tmp_path) ->
 
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
-    cfg = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    cfg = payments(key)
     env = {
         "PATH": os.environ["PATH"],
         "RENEWER_CONFIG": json.dumps(cfg),
@@ -300,12 +277,13 @@ def test_cli_invoke_uses_the_default_credential_chain(cloud: Cloud, tmp_path) ->
 
 
 def test_wrong_credentials_fail_every_key_with_the_service_code(cloud: Cloud, invoke) -> None:
-    from renewer.context import ContextCredentials, LocalContext
+    from renewer.context import LocalContext
+    from renewer.credentials import Credentials
 
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
-    cfg = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
-    result = invoke(cfg, context=LocalContext(credentials=ContextCredentials("nobody", "wrong")))
+    cfg = payments(key)
+    result = invoke(cfg, context=LocalContext(credentials=Credentials("nobody", "wrong")))
     assert isinstance(result.error, RenewalFailedError)
     assert result.report["keys"][0]["error"]["code"] == "InvalidAccessKeyId.NotFound"
 
@@ -386,7 +364,7 @@ def test_malformed_configuration_touches_nothing(cloud: Cloud, invoke) -> None:
     from renewer.errors import ConfigError
 
     key = cloud.create_key()
-    bad = config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": key}]})
+    bad = payments(key)
     bad["materials"][0]["renew_before_dayz"] = 3
     result = invoke(bad)
     assert isinstance(result.error, ConfigError)
@@ -404,11 +382,7 @@ def test_cli_plan_prints_a_table_and_changes_nothing(cloud: Cloud, tmp_path) -> 
     due = cloud.key_with_material(MATERIAL, 5)
     before = cloud.describe(due).material_expire_time
     cfg_file = tmp_path / "renewer.json"
-    cfg_file.write_text(
-        json.dumps(
-            config({"name": "payments", "source": secret_source(), "keys": [{"region": "cn-hangzhou", "key_id": due}]})
-        )
-    )
+    cfg_file.write_text(json.dumps(payments(due)))
     env = {
         "PATH": os.environ["PATH"],
         "RENEWER_CONFIG_FILE": str(cfg_file),

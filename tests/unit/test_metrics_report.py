@@ -9,10 +9,10 @@ from typing import Any
 import pytest
 
 from renewer import metrics, report
-from renewer.alibaba import Credentials
 from renewer.cli import COLUMNS, render_table
-from renewer.context import ContextCredentials, LocalContext
+from renewer.context import LocalContext
 from renewer.context import from_environ as context_from_environ
+from renewer.credentials import Credentials
 from renewer.handler import credentials_from_context
 from renewer.metrics import Datum
 from renewer.report import KeyResult, iso
@@ -207,7 +207,7 @@ CONTEXTS: list[tuple[str, Any, Credentials | None]] = [
     ("camel-case", fc(accessKeyId="AK", accessKeySecret="SK", securityToken="TOKEN"), WITH_TOKEN),
     ("no-token", fc(access_key_id="AK", access_key_secret="SK"), NO_TOKEN),
     ("empty-token", fc(accessKeyId="AK", accessKeySecret="SK", securityToken=""), NO_TOKEN),
-    ("local-context", LocalContext(ContextCredentials("AK", "SK", "TOKEN")), WITH_TOKEN),
+    ("local-context", LocalContext(Credentials("AK", "SK", "TOKEN")), WITH_TOKEN),
     ("no-context", None, None),
     ("no-credentials-attribute", SimpleNamespace(region="cn-hangzhou"), None),
     ("credentials-none", LocalContext(None), None),
@@ -223,7 +223,7 @@ def test_credentials_from_context(context: Any, expected: Credentials | None) ->
 
 def test_credentials_repr_hides_the_secret() -> None:
     assert "SK" not in repr(WITH_TOKEN) and "TOKEN" not in repr(WITH_TOKEN)
-    assert "SECRET" not in repr(ContextCredentials("AK", "SECRET", "TOKEN"))
+    assert "SECRET" not in repr(Credentials("AK", "SECRET", "TOKEN"))
 
 
 @pytest.mark.parametrize(
