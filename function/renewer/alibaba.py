@@ -11,15 +11,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.models import Config
 from darabonba.exceptions import ResponseException
+from darabonba.policy.retry import RetryOptions
 
 from renewer.credentials import Credentials
 from renewer.errors import CloudError
+from renewer.retry import Caller
 from renewer.settings import Settings
 
 T = TypeVar("T")
@@ -32,6 +35,7 @@ class KeyInfo:
     origin: str
     state: str
     expires: float | None  # unix seconds; None = never expires (or never imported)
+    server_time: float | None = None  # the response's Date header, for the clock sanity check
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,16 @@ class ImportParameters:
 
     def __repr__(self) -> str:
         return f"ImportParameters(key_id={self.key_id!r}, token=<redacted>)"
+
+
+def parse_http_date(headers: dict[str, str] | None) -> float | None:
+    value = (headers or {}).get("date") or (headers or {}).get("Date")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
 
 
 def parse_time(text: str | None) -> float | None:
@@ -70,18 +84,28 @@ def cloud_errors(action: str) -> Iterator[None]:
 
 
 class AlibabaClients:
-    """SDK clients per region, created on first use and reused for the whole run."""
+    """SDK clients per region, created on first use and reused for the whole run. Every call goes
+    through ``caller_for(region)``: the region's request budget and the retry policy."""
 
-    def __init__(self, settings: Settings, credentials: Credentials | None) -> None:
+    def __init__(
+        self, settings: Settings, credentials: Credentials | None, caller_for: Callable[[str], Caller]
+    ) -> None:
         self.settings = settings
         self.credentials = credentials
+        self.caller_for = caller_for
         self._kms: dict[str, KmsClient] = {}
         self._cms: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._default_chain: Any = None
 
     def _config(self, region: str) -> Config:
-        config = Config(region_id=region, read_timeout=10_000, connect_timeout=5_000)
+        # The SDK's own retries stay off: renewer.retry.Caller retries, counts and honours the deadline.
+        config = Config(
+            region_id=region,
+            read_timeout=10_000,
+            connect_timeout=5_000,
+            retry_options=RetryOptions({"retryable": False}),
+        )
         if self.credentials is not None:
             config.access_key_id = self.credentials.access_key_id
             config.access_key_secret = self.credentials.access_key_secret
@@ -105,55 +129,82 @@ class AlibabaClients:
             return cache[region]
 
     def kms(self, region: str) -> AlibabaKms:
-        return AlibabaKms(region, self._cached(self._kms, region, KmsClient))
+        return AlibabaKms(region, self._cached(self._kms, region, KmsClient), self.caller_for(region))
 
-    def cms(self, region: str) -> Any:
+    def cms(self, region: str) -> AlibabaCms:
         def make(config: Config) -> Any:
             from alibabacloud_cms20190101.client import Client as CmsClient
 
             return CmsClient(config)
 
-        return self._cached(self._cms, region, make)
+        return AlibabaCms(self._cached(self._cms, region, make), self.caller_for(region))
 
 
 class AlibabaKms:
-    """The KMS calls the renewal flow makes, in one region."""
+    """The KMS calls the renewal flow makes, in one region, each within budget and retried."""
 
-    def __init__(self, region: str, client: KmsClient) -> None:
+    def __init__(self, region: str, client: KmsClient, caller: Caller) -> None:
         self.region = region
         self.client = client
+        self.caller = caller
+
+    def _call(self, action: str, call: Callable[[], T]) -> T:
+        def attempt() -> T:
+            with cloud_errors(action):
+                return call()
+
+        return self.caller(attempt)
 
     def describe_key(self, key_id: str) -> KeyInfo:
-        with cloud_errors("DescribeKey"):
-            meta = self.client.describe_key(kms_models.DescribeKeyRequest(key_id=key_id)).body.key_metadata
-        return KeyInfo(meta.key_id, meta.arn, meta.origin, meta.key_state, parse_time(meta.material_expire_time))
+        request = kms_models.DescribeKeyRequest(key_id=key_id)
+        response = self._call("DescribeKey", lambda: self.client.describe_key(request))
+        meta = response.body.key_metadata
+        return KeyInfo(
+            meta.key_id,
+            meta.arn,
+            meta.origin,
+            meta.key_state,
+            parse_time(meta.material_expire_time),
+            parse_http_date(response.headers),
+        )
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:
         request = kms_models.GetParametersForImportRequest(
             key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec="RSA_2048"
         )
-        with cloud_errors("GetParametersForImport"):
-            body = self.client.get_parameters_for_import(request).body
+        body = self._call("GetParametersForImport", lambda: self.client.get_parameters_for_import(request)).body
         return ImportParameters(body.key_id, body.public_key, body.import_token, parse_time(body.token_expire_time))
 
     def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> None:
         request = kms_models.ImportKeyMaterialRequest(
             key_id=key_id, encrypted_key_material=wrapped_b64, import_token=token, key_material_expire_unix=expire_unix
         )
-        with cloud_errors("ImportKeyMaterial"):
-            self.client.import_key_material(request)
+        self._call("ImportKeyMaterial", lambda: self.client.import_key_material(request))
 
     def canary(self, key_id: str, plaintext: str) -> str:
         """Encrypt then decrypt ``plaintext`` under the key; returns what came back."""
-        with cloud_errors("Encrypt"):
-            blob = self.client.encrypt(kms_models.EncryptRequest(key_id=key_id, plaintext=plaintext)).body
-        with cloud_errors("Decrypt"):
-            body = self.client.decrypt(kms_models.DecryptRequest(ciphertext_blob=blob.ciphertext_blob)).body
-        return body.plaintext
+        encrypt = kms_models.EncryptRequest(key_id=key_id, plaintext=plaintext)
+        blob = self._call("Encrypt", lambda: self.client.encrypt(encrypt)).body.ciphertext_blob
+        decrypt = kms_models.DecryptRequest(ciphertext_blob=blob)
+        return self._call("Decrypt", lambda: self.client.decrypt(decrypt)).body.plaintext
 
     def get_secret_value(self, name: str, version_stage: str | None) -> tuple[str, str]:
         """(SecretData, SecretDataType) of a secret's current (or named-stage) version."""
         request = kms_models.GetSecretValueRequest(secret_name=name, version_stage=version_stage)
-        with cloud_errors("GetSecretValue"):
-            body = self.client.get_secret_value(request).body
+        body = self._call("GetSecretValue", lambda: self.client.get_secret_value(request)).body
         return body.secret_data, body.secret_data_type or "text"
+
+
+class AlibabaCms:
+    """CloudMonitor ``PutCustomMetric``, within the region's budget and retried."""
+
+    def __init__(self, client: Any, caller: Caller) -> None:
+        self.client = client
+        self.caller = caller
+
+    def put_custom_metric(self, request: Any) -> None:
+        def attempt() -> None:
+            with cloud_errors("PutCustomMetric"):
+                self.client.put_custom_metric(request)
+
+        self.caller(attempt)

@@ -1,21 +1,31 @@
-"""One run, from settings and options to the report: the single entry the handler and the CLI share."""
+"""One run, from settings and options to the report: the single entry the handler and the CLI share.
+
+1. Plan: ``DescribeKey`` every selected key and decide (see :mod:`renewer.flow`).
+2. Act on the keys that need it, most urgent first, while the deadline allows.
+3. Send the metrics (a failure there is logged and reported, never fails a renewal), return the report.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping
 from typing import Any
 
 from renewer import metrics
 from renewer.alibaba import AlibabaClients
+from renewer.budget import Budgets
 from renewer.clock import Clock, SystemClock
 from renewer.config import Config, MaterialSpec
 from renewer.credentials import Credentials
+from renewer.deadline import Deadline
 from renewer.errors import EventError, RenewerError
 from renewer.events import Options
-from renewer.flow import MaterialCache, RunContext, process_key
+from renewer.executor import run_keys
+from renewer.flow import ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key, urgency
 from renewer.logs import log_event
 from renewer.redact import Redactor
-from renewer.report import build
+from renewer.report import KeyResult, build
+from renewer.retry import Backoff, Caller, CallStats
 from renewer.settings import Settings
 from renewer.sources import build_source
 
@@ -30,6 +40,26 @@ def select_materials(config: Config, names: tuple[str, ...] | None) -> list[Mate
     return [spec for spec in config.materials if spec.name in names]
 
 
+class Callers:
+    """One :class:`Caller` per region: the region's request budget, the retry policy, the deadline."""
+
+    def __init__(self, config: Config, clock: Clock, deadline: Deadline, backoff: Backoff | None) -> None:
+        limits = config.limits
+        self.budgets = Budgets(limits.region_max_qps, limits.max_qps, clock)
+        self.stats = CallStats()
+        self._make = lambda region: Caller(
+            self.budgets.for_region(region), clock, self.stats, deadline, limits.max_attempts, backoff or Backoff()
+        )
+        self._callers: dict[str, Caller] = {}
+        self._lock = threading.Lock()
+
+    def __call__(self, region: str) -> Caller:
+        with self._lock:
+            if region not in self._callers:
+                self._callers[region] = self._make(region)
+            return self._callers[region]
+
+
 def run(
     settings: Settings,
     options: Options,
@@ -38,37 +68,75 @@ def run(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
     home_region: str | None = None,
+    timeout: float | None = None,
+    backoff: Backoff | None = None,
 ) -> dict[str, Any]:
-    """Renew every selected key; returns the report (see :mod:`renewer.report`)."""
+    """Renew every selected key; returns the report (see :mod:`renewer.report`).
+
+    ``timeout`` is the function's timeout in seconds (``context.function.timeout``): no key is
+    started once too little of it is left.
+    """
     clock = clock or SystemClock()
-    specs = select_materials(settings.config, options.materials)
-    clients = AlibabaClients(settings, credentials)
+    deadline = Deadline(clock, timeout)
+    config = settings.config
+    specs = select_materials(config, options.materials)
+    callers = Callers(config, clock, deadline, backoff)
+    clients = AlibabaClients(settings, credentials, callers)
     redactor = Redactor()
     cache = MaterialCache(lambda spec: build_source(spec.source, clients.kms, environ), redactor)
-    ctx = RunContext(options, clients.kms, cache, clock, redactor)
-    for warning in settings.config.warnings:
+    ctx = RunContext(options, clients.kms, cache, clock, redactor, ClockCheck(clock))
+    for warning in config.warnings:
         log_event("warning", message=warning)
+
     started = clock.now()
-    results = [process_key(spec, target.key_id, target.region, ctx) for spec in specs for target in spec.keys]
+    items = [(spec, KeyResult(spec.name, t.region, t.key_id)) for spec in specs for t in spec.keys]
+    concurrency = config.limits.concurrency
+    run_keys(
+        items,
+        lambda spec, r: guarded(r, ctx, lambda: plan_key(spec, r, ctx)),
+        concurrency=concurrency,
+        clock=clock,
+        deadline=deadline,
+    )
+    due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
+    run_keys(
+        due,
+        lambda spec, r: guarded(r, ctx, lambda: act_key(spec, r, ctx)),
+        concurrency=concurrency,
+        clock=clock,
+        deadline=deadline,
+    )
+    results = [result for _, result in items]
     finished = clock.now()
-    sent = {"sent": False, "destination": None, "error": None, "material_reads": cache.reads}
+
+    warnings = [*config.warnings, *ctx.clock_check.warnings]
+    for warning in ctx.clock_check.warnings:
+        log_event("warning", message=warning)
+    sent: dict[str, Any] = {"sent": False, "destination": None, "error": None}
     if not options.dry_run:
-        sent.update(_send_metrics(settings, clients, metrics.build(results, finished), finished, home_region, specs))
+        sent = _send_metrics(config, clients, metrics.build(results, finished), finished, home_region, specs)
+    api = {
+        "calls": callers.stats.calls,
+        "retries": callers.stats.retries,
+        "retries_by_code": dict(callers.stats.retries_by_code),
+        "material_reads": cache.reads,
+    }
     report = build(
         results,
         dry_run=options.dry_run,
         trigger=options.trigger,
         started=started,
         finished=finished,
-        warnings=list(settings.config.warnings),
+        warnings=warnings,
         metrics=sent,
+        api=api,
     )
-    log_event("run", summary=report["summary"], trigger=options.trigger, dry_run=options.dry_run, metrics=sent)
+    log_event("run", summary=report["summary"], trigger=options.trigger, dry_run=options.dry_run, api=api, metrics=sent)
     return report
 
 
 def _send_metrics(
-    settings: Settings,
+    config: Config,
     clients: AlibabaClients,
     data: list[metrics.Datum],
     now: float,
@@ -76,13 +144,14 @@ def _send_metrics(
     specs: list[MaterialSpec],
 ) -> dict[str, Any]:
     log_event("metrics", data=metrics.as_log(data))
-    cms = settings.config.metrics
+    cms = config.metrics
     if not cms.cloudmonitor:
-        return {"destination": "log", "sent": True}
+        return {"destination": "log", "sent": True, "error": None}
     region = cms.cloudmonitor_region or home_region or specs[0].keys[0].region
+    destination = f"cloudmonitor:{region}"
     try:
         metrics.CloudMonitorSink(clients.cms(region), cms.cloudmonitor_group_id or 0).send(data, now)
     except RenewerError as exc:
         log_event("metrics_failed", code=exc.code, message=exc.message)
-        return {"destination": f"cloudmonitor:{region}", "sent": False, "error": f"{exc.code}: {exc.message}"}
-    return {"destination": f"cloudmonitor:{region}", "sent": True}
+        return {"destination": destination, "sent": False, "error": f"{exc.code}: {exc.message}"}
+    return {"destination": destination, "sent": True, "error": None}

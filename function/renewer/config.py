@@ -75,10 +75,24 @@ class MetricsConfig:
 
 
 @dataclass(frozen=True)
+class Limits:
+    """How hard a run may push each region's API, and how it retries transient errors."""
+
+    max_qps: float = 50.0  # API calls per second per region (every call counts)
+    region_max_qps: dict[str, float] = field(default_factory=dict)
+    max_attempts: int = 5  # per API call; only transient errors are retried
+    concurrency: int = 8  # keys in flight at once, per region
+
+    def qps(self, region: str) -> float:
+        return self.region_max_qps.get(region, self.max_qps)
+
+
+@dataclass(frozen=True)
 class Config:
     materials: tuple[MaterialSpec, ...]
     metrics: MetricsConfig = MetricsConfig()
     warnings: tuple[str, ...] = ()
+    limits: Limits = Limits()
 
     def material(self, name: str) -> MaterialSpec:
         for spec in self.materials:
@@ -105,7 +119,7 @@ def parse_text(text: str) -> dict[str, Any]:
 
 
 def load(document: dict[str, Any]) -> Config:
-    _only(document, {"defaults", "metrics", "materials"}, "configuration")
+    _only(document, {"defaults", "metrics", "materials", "limits"}, "configuration")
     warnings: list[str] = []
     defaults = _policy_fields(document.get("defaults") or {}, "defaults", DEFAULTS)
     _policy(defaults, "defaults")  # a bad default is reported where it is, not under a material
@@ -114,7 +128,12 @@ def load(document: dict[str, Any]) -> Config:
         raise ConfigError("materials: expected a non-empty list")
     materials = tuple(_material(raw, f"materials[{i}]", defaults, warnings) for i, raw in enumerate(raw_materials))
     _check_unique(materials)
-    return Config(materials=materials, metrics=_metrics(document.get("metrics") or {}), warnings=tuple(warnings))
+    return Config(
+        materials=materials,
+        metrics=_metrics(document.get("metrics") or {}),
+        warnings=tuple(warnings),
+        limits=_limits(document.get("limits") or {}),
+    )
 
 
 def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str]) -> MaterialSpec:
@@ -208,6 +227,32 @@ def _metrics(raw: Any) -> MetricsConfig:
     if region is not None:
         _region(region, "metrics.cloudmonitor.region")
     return MetricsConfig(group, region)
+
+
+def _limits(raw: Any) -> Limits:
+    if not isinstance(raw, dict):
+        raise ConfigError("limits: expected a mapping")
+    _only(raw, {"max_qps", "region_max_qps", "max_attempts", "concurrency"}, "limits")
+    default = Limits()
+    max_qps = _positive(raw.get("max_qps", default.max_qps), "limits.max_qps", float)
+    per_region = raw.get("region_max_qps") or {}
+    if not isinstance(per_region, dict):
+        raise ConfigError("limits.region_max_qps: expected a mapping of region to calls per second")
+    region_qps = {
+        _region(region, f"limits.region_max_qps.{region}"): _positive(qps, f"limits.region_max_qps.{region}", float)
+        for region, qps in per_region.items()
+    }
+    max_attempts = int(_positive(raw.get("max_attempts", default.max_attempts), "limits.max_attempts", int))
+    concurrency = int(_positive(raw.get("concurrency", default.concurrency), "limits.concurrency", int))
+    return Limits(max_qps, region_qps, max_attempts, concurrency)
+
+
+def _positive(value: Any, where: str, kind: type) -> float:
+    allowed = (int, float) if kind is float else (int,)
+    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+        noun = "number" if kind is float else "whole number"
+        raise ConfigError(f"{where}: expected a {noun} > 0, got {value!r}")
+    return float(value) if kind is float else value
 
 
 def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:

@@ -1,8 +1,12 @@
-"""The renewal flow, per key: describe, decide, read the material, import, verify.
+"""The renewal flow for one key, in two steps:
 
-Idempotent by checking state first (as the Secrets Manager rotation functions do): a key that is
-not due is skipped after one call, and re-importing the same material is harmless, so running
-twice, or twice at once, leaves every key as good or better.
+* :func:`plan_key`: ``DescribeKey`` and decide (recover, renew, skip), or fail for a key that cannot
+  take imported material. One API call; a skipped key costs nothing more.
+* :func:`act_key`: read the material (once per run), ``GetParametersForImport``, wrap,
+  ``ImportKeyMaterial``, verify. Keys are acted on most urgent first (see :func:`urgency`).
+
+Idempotent by checking state first (as the Secrets Manager rotation functions do): re-importing
+the same material is harmless, so two runs, even at once, leave every key as good or better.
 """
 
 from __future__ import annotations
@@ -11,23 +15,25 @@ import base64
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from renewer.alibaba import ImportParameters, KeyInfo
 from renewer.clock import Clock
 from renewer.config import MaterialSpec, Policy
-from renewer.errors import KeyStateError, MaterialError, RenewerError
+from renewer.errors import CloudError, KeyStateError, MaterialError, RenewerError
 from renewer.events import Options
-from renewer.logs import log_event
 from renewer.material import Material
 from renewer.redact import Redactor
 from renewer.report import KeyResult, iso
 from renewer.sources import MaterialSource
-from renewer.wrapping import load_public_key, wrap
+from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 DAY = 86400
-EXPIRY_TOLERANCE_SECONDS = 1
+EXPIRY_TOLERANCE_SECONDS = 60  # two runs at once may each set an expiry a moment apart
+CLOCK_SKEW_WARNING_SECONDS = 60
+STALE_TOKEN_CODES = ("ExpiredImportToken", "InvalidImportToken")
+IMPORT_ATTEMPTS = 3  # fresh import parameters for each, when the token went stale
 
 
 class KmsTarget(Protocol):
@@ -40,15 +46,6 @@ class KmsTarget(Protocol):
     def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> None: ...
 
     def canary(self, key_id: str, plaintext: str) -> str: ...
-
-
-@dataclass
-class RunContext:
-    options: Options
-    kms_for: Callable[[str], KmsTarget]
-    materials: MaterialCache
-    clock: Clock
-    redactor: Redactor
 
 
 class MaterialCache:
@@ -85,6 +82,41 @@ class MaterialCache:
             return exc
 
 
+@dataclass
+class ClockCheck:
+    """Compares each region's ``Date`` header with the local clock, once per region."""
+
+    clock: Clock
+    warnings: list[str] = field(default_factory=list)
+    _seen: set[str] = field(default_factory=set)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def observe(self, region: str, server_time: float | None) -> None:
+        if server_time is None:
+            return
+        with self._lock:
+            if region in self._seen:
+                return
+            self._seen.add(region)
+            skew = server_time - self.clock.now()
+            if abs(skew) > CLOCK_SKEW_WARNING_SECONDS:
+                side = "ahead of" if skew > 0 else "behind"
+                self.warnings.append(
+                    f"clock: KMS in {region} is {abs(skew):.0f} s {side} this function's clock (Date header); "
+                    "expiry decisions and KeyMaterialExpireUnix use the local clock"
+                )
+
+
+@dataclass
+class RunContext:
+    options: Options
+    kms_for: Callable[[str], KmsTarget]
+    materials: MaterialCache
+    clock: Clock
+    redactor: Redactor
+    clock_check: ClockCheck
+
+
 def decide(info: KeyInfo, policy: Policy, force: bool, now: float) -> tuple[str, str | None]:
     """(``recover`` | ``renew`` | ``skip``, a note or None)."""
     if info.state == "PendingImport":
@@ -99,38 +131,30 @@ def decide(info: KeyInfo, policy: Policy, force: bool, now: float) -> tuple[str,
     return "skip", None
 
 
-def process_key(spec: MaterialSpec, key_id: str, region: str, ctx: RunContext) -> KeyResult:
-    result = KeyResult(spec.name, region, key_id)
+def urgency(result: KeyResult) -> tuple[int, float]:
+    """Sort key, most urgent first: material already gone (soonest-gone first), then soonest expiry."""
+    expires = result.expires_before if result.expires_before is not None else float("inf")
+    return (0 if result.decision == "recover" else 1, expires)
+
+
+def guarded(result: KeyResult, ctx: RunContext, step: Callable[[], None]) -> None:
+    """Run one step for a key; any error fails that key (scrubbed of secrets), never the run."""
     try:
-        _process(spec, result, ctx)
+        step()
     except RenewerError as exc:
         result.fail(exc.code, ctx.redactor.scrub(exc.message))
     except Exception as exc:  # a bug must fail this key, not the run
         result.fail("InternalError", ctx.redactor.scrub(f"{type(exc).__name__}: {exc}"))
-    log_event(
-        "key",
-        material=result.material,
-        region=result.region,
-        key_id=result.key_id,
-        outcome=result.outcome,
-        decision=result.decision,
-        state_before=result.state_before,
-        expires_before=iso(result.expires_before),
-        expires_after=iso(result.expires_after),
-        error=result.error_code,
-        message=result.error_message,
-    )
-    return result
 
 
-def _process(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+    """Describe and decide. Leaves ``outcome`` unset for a key that needs action."""
     kms = ctx.kms_for(result.region)
     info = kms.describe_key(result.key_id)
+    ctx.clock_check.observe(result.region, info.server_time)
     result.resolved_key_id = info.key_id
-    result.state_before = info.state
-    result.state_after = info.state
-    result.expires_before = info.expires
-    result.expires_after = info.expires
+    result.state_before = result.state_after = info.state
+    result.expires_before = result.expires_after = info.expires
     if info.origin != "EXTERNAL":
         raise KeyStateError(
             f"key origin is {info.origin}; only EXTERNAL keys hold imported material", code="NotExternal"
@@ -145,45 +169,80 @@ def _process(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
         result.notes.append("key is disabled; its material is renewed but it stays disabled")
     if decision == "skip":
         result.outcome = "skipped"
-        return
+
+
+def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+    """Read the material, then (unless a dry run) import it and verify."""
     material = ctx.materials.get(spec)
     if ctx.options.dry_run:
         result.outcome = "dry_run"
         return
+    kms = ctx.kms_for(result.region)
+    key_id = result.resolved_key_id or result.key_id
     expire = int(ctx.clock.now()) + spec.policy.validity_days * DAY if spec.policy.validity_days else 0
-    _import(kms, info.key_id, material, spec.policy, expire, ctx.redactor)
-    after = _verify(kms, info, expire, spec.policy)
+    _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx.redactor)
+    after = _verify(kms, key_id, result.state_before, expire, spec.policy)
     result.state_after = after.state
     result.expires_after = after.expires
-    result.outcome = "recovered" if decision == "recover" else "renewed"
+    result.outcome = "recovered" if result.decision == "recover" else "renewed"
 
 
-def _import(kms: KmsTarget, key_id: str, material: Material, policy: Policy, expire: int, redactor: Redactor) -> None:
-    params = kms.get_parameters_for_import(key_id, policy.wrapping_algorithm.value)
-    redactor.register(params.token)
-    wrapped = base64.b64encode(wrap(load_public_key(params.public_key), material.reveal(), policy.wrapping_algorithm))
-    redactor.register(wrapped.decode())
-    kms.import_key_material(key_id, wrapped.decode(), params.token, expire)
+def _import(
+    kms: KmsTarget,
+    key_id: str,
+    material: Material,
+    algorithm: WrappingAlgorithm,
+    expire: int,
+    result: KeyResult,
+    redactor: Redactor,
+) -> None:
+    """Parameters, wrap, import; new parameters when the token went stale on the way."""
+    for attempt in range(1, IMPORT_ATTEMPTS + 1):
+        params = kms.get_parameters_for_import(key_id, algorithm.value)
+        redactor.register(params.token)
+        wrapped = base64.b64encode(wrap(load_public_key(params.public_key), material.reveal(), algorithm)).decode()
+        redactor.register(wrapped)
+        try:
+            kms.import_key_material(key_id, wrapped, params.token, expire)
+            return
+        except CloudError as exc:
+            if exc.code in STALE_TOKEN_CODES and attempt < IMPORT_ATTEMPTS:
+                result.notes.append(f"import token rejected ({exc.code}); fetched new import parameters")
+                continue
+            if exc.code == "InvalidParameter" and "KeyMaterialExpireUnix" in exc.message:
+                raise CloudError(
+                    exc.code,
+                    f"{exc.message} The service rejected the new expiry {iso(expire)} as earlier than its own "
+                    "time: this function's clock is probably behind the service's.",
+                    http_status=exc.http_status,
+                    action=exc.action,
+                ) from exc
+            raise
 
 
-def _verify(kms: KmsTarget, before: KeyInfo, expire: int, policy: Policy) -> KeyInfo:
-    """The key is usable (or still disabled) with the new expiry; with ``canary`` it also round-trips."""
-    after = kms.describe_key(before.key_id)
-    expected_state = "Disabled" if before.state == "Disabled" else "Enabled"
+def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, policy: Policy) -> KeyInfo:
+    """The key is usable (or still disabled) with the new expiry; with ``canary`` it also round-trips.
+
+    An expiry later than ours is accepted: another run may have renewed the key a moment after us.
+    """
+    after = kms.describe_key(key_id)
+    expected_state = "Disabled" if state_before == "Disabled" else "Enabled"
     if after.state != expected_state:
         raise KeyStateError(
             f"after import the key is {after.state}, expected {expected_state}", code="VerificationFailed"
         )
-    expected = float(expire) if expire else None
-    if expected != after.expires and (
-        expected is None or after.expires is None or abs(after.expires - expected) > EXPIRY_TOLERANCE_SECONDS
-    ):
+    if expire == 0:
+        good = after.expires is None
+    else:
+        good = after.expires is not None and after.expires >= expire - EXPIRY_TOLERANCE_SECONDS
+    if not good:
         raise KeyStateError(
-            f"after import the material expires {iso(after.expires) or 'never'}, expected {iso(expected) or 'never'}",
+            f"after import the material expires {iso(after.expires) or 'never'}, "
+            f"expected {iso(float(expire)) if expire else 'never'}",
             code="VerificationFailed",
         )
     if policy.verify == "canary" and after.state == "Enabled":
         probe = base64.b64encode(os.urandom(24)).decode()
-        if kms.canary(before.key_id, probe) != probe:
+        if kms.canary(key_id, probe) != probe:
             raise KeyStateError("canary Encrypt/Decrypt round trip returned different data", code="VerificationFailed")
     return after

@@ -2,7 +2,7 @@
 
 ``index.handler`` is this :func:`handler`. It returns the report as a JSON string; if any key failed
 it raises :class:`RenewalFailedError` (carrying the report) after the metrics were sent, so the
-invocation shows as failed.
+invocation shows as failed; so it does when the deadline left keys ``not_attempted``.
 """
 
 from __future__ import annotations
@@ -35,9 +35,23 @@ def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
         options,
         credentials=credentials_from_context(context),
         home_region=getattr(context, "region", None) or None,
+        timeout=getattr(getattr(context, "function", None), "timeout", None),
     )
-    failed = report["summary"]["failed"]
+    raise_if_incomplete(report)
+    return json.dumps(report)
+
+
+def raise_if_incomplete(report: dict[str, Any]) -> None:
+    """Failed keys, or keys the deadline left undone, fail the invocation (after metrics were sent):
+    Function Compute then shows it, and an asynchronous retry picks up what is left."""
+    summary = report["summary"]
+    failed, undone = summary["failed"], summary["not_attempted"]
+    if not failed and not undone:
+        return
+    parts = []
     if failed:
         codes = sorted({k["error"]["code"] for k in report["keys"] if k["error"]})
-        raise RenewalFailedError(f"{failed} of {len(report['keys'])} keys failed ({', '.join(codes)})", report)
-    return json.dumps(report)
+        parts.append(f"{failed} of {len(report['keys'])} keys failed ({', '.join(codes)})")
+    if undone:
+        parts.append(f"{undone} keys not attempted before the deadline")
+    raise RenewalFailedError("; ".join(parts), report)

@@ -3,7 +3,8 @@ only to the log.
 
 Per key, after the run: ``SecondsUntilKeyMaterialExpiration`` (dimensions ``keyId``, ``region``,
 ``material``; 0 for a key whose material is gone; none for material that never expires).
-Per run: ``KeyMaterialRenewals`` (renewed + recovered) and ``KeyMaterialRenewalFailures``.
+Per run: ``KeyMaterialRenewals`` (renewed + recovered), ``KeyMaterialRenewalFailures``, and
+``KeyMaterialRenewalsSkippedForTime`` (keys the deadline left ``not_attempted``).
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ def build(results: list[KeyResult], now: float) -> list[Datum]:
             data.append(Datum("SecondsUntilKeyMaterialExpiration", max(0, int(r.expires_after - now)), dims))
     renewals = sum(r.outcome in ("renewed", "recovered") for r in results)
     failures = sum(r.outcome == "failed" for r in results)
+    not_reached = sum(r.outcome == "not_attempted" for r in results)
     data.append(Datum("KeyMaterialRenewals", renewals, dict(RUN_DIMENSIONS)))
     data.append(Datum("KeyMaterialRenewalFailures", failures, dict(RUN_DIMENSIONS)))
+    data.append(Datum("KeyMaterialRenewalsSkippedForTime", not_reached, dict(RUN_DIMENSIONS)))
     return data
 
 
@@ -56,8 +59,6 @@ class CloudMonitorSink:
     def send(self, data: list[Datum], now: float) -> None:
         from alibabacloud_cms20190101 import models as cms_models
 
-        from renewer.alibaba import cloud_errors
-
         stamp = str(int(now * 1000))
         for start in range(0, len(data), BATCH):
             entries = [
@@ -71,8 +72,7 @@ class CloudMonitorSink:
                 )
                 for d in data[start : start + BATCH]
             ]
-            with cloud_errors("PutCustomMetric"):
-                self.client.put_custom_metric(cms_models.PutCustomMetricRequest(metric_list=entries))
+            self.client.put_custom_metric(cms_models.PutCustomMetricRequest(metric_list=entries))
 
 
 def as_log(data: list[Datum]) -> list[dict[str, Any]]:

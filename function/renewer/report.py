@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-OUTCOMES = ("renewed", "recovered", "skipped", "failed", "dry_run")
+OUTCOMES = ("renewed", "recovered", "skipped", "failed", "dry_run", "not_attempted")
 
 
 def iso(unix: float | None) -> str | None:
@@ -24,7 +24,7 @@ class KeyResult:
     material: str
     region: str
     key_id: str
-    outcome: str = "failed"
+    outcome: str | None = None  # one of OUTCOMES once the key is done
     decision: str | None = None  # renew | recover | skip, once decided
     resolved_key_id: str | None = None  # the key id behind an alias
     state_before: str | None = None
@@ -34,6 +34,8 @@ class KeyResult:
     error_code: str | None = None
     error_message: str | None = None
     notes: list[str] = field(default_factory=list)
+    retries: list[int] = field(default_factory=lambda: [0])  # a cell the retry wrapper counts into
+    seconds: float = 0.0
 
     def fail(self, code: str, message: str) -> None:
         self.outcome = "failed"
@@ -54,13 +56,14 @@ class KeyResult:
             "expires_after": iso(self.expires_after),
             "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
             "notes": list(self.notes),
+            "retries": self.retries[0],
         }
 
 
 def summarize(results: list[KeyResult]) -> dict[str, int]:
     summary = dict.fromkeys(OUTCOMES, 0)
     for result in results:
-        summary[result.outcome] += 1
+        summary[result.outcome or "not_attempted"] += 1
     return summary
 
 
@@ -73,6 +76,7 @@ def build(
     finished: float,
     warnings: list[str],
     metrics: dict[str, Any],
+    api: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     return {
         "summary": summarize(results),
@@ -84,5 +88,6 @@ def build(
             "finished": iso(finished),
             "warnings": list(warnings),
             "metrics": metrics,
+            "api": dict(api or {}),
         },
     }

@@ -62,7 +62,14 @@ def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
         not_external: "failed",
         doomed: "failed",
     }
-    assert result.report["summary"] == {"renewed": 1, "recovered": 2, "skipped": 1, "failed": 2, "dry_run": 0}
+    assert result.report["summary"] == {
+        "renewed": 1,
+        "recovered": 2,
+        "skipped": 1,
+        "failed": 2,
+        "dry_run": 0,
+        "not_attempted": 0,
+    }
     errors = {k["key_id"]: k["error"]["code"] for k in result.report["keys"] if k["error"]}
     assert errors == {not_external: "NotExternal", doomed: "PendingDeletion"}
     for key_id in (due, expired, never):

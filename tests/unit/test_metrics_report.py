@@ -52,11 +52,21 @@ def test_build_metrics_for_every_kind_of_key() -> None:
         Datum(SECONDS, 10, dims("key-8")),
         Datum("KeyMaterialRenewals", 2, RUN),
         Datum("KeyMaterialRenewalFailures", 2, RUN),
+        Datum("KeyMaterialRenewalsSkippedForTime", 0, RUN),
     ]
 
 
+def test_build_metrics_counts_keys_the_deadline_left() -> None:
+    data = metrics.build([result("k1", "not_attempted"), result("k2", "not_attempted"), result("k3", "renewed")], NOW)
+    assert Datum("KeyMaterialRenewalsSkippedForTime", 2, RUN) in data
+
+
 def test_build_metrics_of_no_keys_still_reports_the_run() -> None:
-    assert metrics.build([], NOW) == [Datum("KeyMaterialRenewals", 0, RUN), Datum("KeyMaterialRenewalFailures", 0, RUN)]
+    assert metrics.build([], NOW) == [
+        Datum("KeyMaterialRenewals", 0, RUN),
+        Datum("KeyMaterialRenewalFailures", 0, RUN),
+        Datum("KeyMaterialRenewalsSkippedForTime", 0, RUN),
+    ]
 
 
 def test_run_dimensions_are_a_fresh_copy_each_time() -> None:
@@ -100,8 +110,9 @@ def test_key_result_to_dict() -> None:
         "expires_after": None,
         "error": {"code": "KcvMismatch", "message": "material payments: key check value does not match"},
         "notes": ["forced"],
+        "retries": 0,
     }
-    assert KeyResult("m", "cn-hangzhou", "k").outcome == "failed"
+    assert KeyResult("m", "cn-hangzhou", "k").outcome is None  # not done yet
     assert result("k", "skipped").to_dict()["error"] is None
 
 
@@ -114,6 +125,7 @@ def test_summarize_counts_every_outcome() -> None:
         "skipped": 1,
         "failed": 1,
         "dry_run": 0,
+        "not_attempted": 0,
     }
     assert report.summarize([]) == dict.fromkeys(report.OUTCOMES, 0)
 
@@ -149,7 +161,14 @@ def test_report_shape() -> None:
     built = sample_report()
 
     assert set(built) == {"summary", "keys", "run"}
-    assert built["summary"] == {"renewed": 1, "recovered": 0, "skipped": 1, "failed": 1, "dry_run": 0}
+    assert built["summary"] == {
+        "renewed": 1,
+        "recovered": 0,
+        "skipped": 1,
+        "failed": 1,
+        "dry_run": 0,
+        "not_attempted": 0,
+    }
     assert [k["key_id"] for k in built["keys"]] == ["key-1", "key-2", "key-3"]
     assert built["keys"][0]["expires_after"] == "2027-04-15T08:00:00Z"
     assert built["run"] == {
@@ -159,6 +178,7 @@ def test_report_shape() -> None:
         "finished": "2027-01-15T08:00:02Z",
         "warnings": ["material payments: validity_days is 0"],
         "metrics": {"sent": "log"},
+        "api": {},
     }
     assert json.loads(json.dumps(built)) == built
 
@@ -184,7 +204,7 @@ def test_render_table() -> None:
     assert rows[1].split() == ["payments", "cn-hangzhou", "key-2", "Enabled", "never", "-", "skip", "skipped"]
     assert rows[2].split() == ["payments", "cn-hangzhou", "key-3", "?", "?", "-", "-", "failed", "(KcvMismatch)"]
     assert blank == ""
-    assert summary == "renewed 1, recovered 0, skipped 1, failed 1, dry_run 0"
+    assert summary == "renewed 1, recovered 0, skipped 1, failed 1, dry_run 0, not_attempted 0"
 
 
 def test_render_table_columns_line_up() -> None:

@@ -1,0 +1,50 @@
+"""The request budget: each region's API calls are paced to at most ``max_qps`` per second.
+
+Calls are given evenly spaced slots (no bursts), so any one-second window holds at most
+``max_qps`` + 1 of them, across every thread of the run. A large fleet therefore stays under the
+account's API rate limit instead of hammering it into ``Throttling``.
+"""
+
+from __future__ import annotations
+
+import threading
+
+from renewer.clock import Clock
+
+
+class RateLimiter:
+    def __init__(self, max_qps: float, clock: Clock) -> None:
+        if max_qps <= 0:
+            raise ValueError("max_qps must be > 0")
+        self.interval = 1.0 / max_qps
+        self.clock = clock
+        self._next = float("-inf")
+        self._lock = threading.Lock()
+
+    def acquire(self) -> float:
+        """Wait for this call's slot; returns how long it waited."""
+        with self._lock:
+            now = self.clock.monotonic()
+            slot = max(now, self._next)
+            self._next = slot + self.interval
+        wait = slot - now
+        if wait > 0:
+            self.clock.sleep(wait)
+        return wait
+
+
+class Budgets:
+    """One :class:`RateLimiter` per region, made on first use."""
+
+    def __init__(self, qps_for: dict[str, float] | None, default_qps: float, clock: Clock) -> None:
+        self._qps_for = dict(qps_for or {})
+        self._default = default_qps
+        self._clock = clock
+        self._limiters: dict[str, RateLimiter] = {}
+        self._lock = threading.Lock()
+
+    def for_region(self, region: str) -> RateLimiter:
+        with self._lock:
+            if region not in self._limiters:
+                self._limiters[region] = RateLimiter(self._qps_for.get(region, self._default), self._clock)
+            return self._limiters[region]
