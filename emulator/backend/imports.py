@@ -102,11 +102,13 @@ class ImportMixin:
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ),
             expires=self.clock.now() + TOKEN_LIFETIME_SECONDS,
+            _key=private_key,
         )
         with self.lock:
             self._prune_tokens()
             self.tokens[token.token] = token
-            self.store.save(self.region, "token", token.token, token.to_record())
+            if self.store.enabled:
+                self.store.save(self.region, "token", token.token, token.to_record())
         return token
 
     def _prune_tokens(self: KmsBackend) -> None:
@@ -129,10 +131,8 @@ class ImportMixin:
             raise errors.expired_import_token()
         if expire_unix < 0 or (expire_unix and expire_unix < now):
             raise errors.invalid_parameter("KeyMaterialExpireUnix", "The expiry must be 0 or later than now.")
-        private_key = serialization.load_der_private_key(token.private_key_der, password=None)
-        assert isinstance(private_key, rsa.RSAPrivateKey)
         try:
-            material = unwrap(private_key, encrypted_key_material, WrappingAlgorithm(token.algorithm))
+            material = unwrap(token.private_key(), encrypted_key_material, WrappingAlgorithm(token.algorithm))
         except ValueError as exc:
             raise errors.invalid_key_material("it does not decrypt with the import token's wrapping key") from exc
         if len(material) != MATERIAL_BYTES:

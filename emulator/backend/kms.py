@@ -64,7 +64,8 @@ class KmsBackend(ImportMixin):
         self._load_tokens()
 
     def save(self, key: Key) -> None:
-        self.store.save(self.region, "key", key.key_id, key.to_record())
+        if self.store.enabled:
+            self.store.save(self.region, "key", key.key_id, key.to_record())
 
     def reset(self) -> None:
         with self.lock:

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 ENABLED = "Enabled"
 DISABLED = "Disabled"
@@ -62,17 +63,36 @@ class ImportToken:
     algorithm: str
     private_key_der: bytes
     expires: float
+    _key: rsa.RSAPrivateKey | None = field(default=None, repr=False, compare=False)
+
+    def private_key(self) -> rsa.RSAPrivateKey:
+        """The wrapping key, parsed once. It is the emulator's own, so the ~30 ms RSA consistency
+        check that loading an untrusted key deserves is skipped."""
+        if self._key is None:
+            key = serialization.load_der_private_key(
+                self.private_key_der, password=None, unsafe_skip_rsa_key_validation=True
+            )
+            assert isinstance(key, rsa.RSAPrivateKey)
+            self._key = key
+        return self._key
 
     def public_key_b64(self) -> str:
         """The ``PublicKey`` the service returns: base64 DER SubjectPublicKeyInfo."""
-        private_key = serialization.load_der_private_key(self.private_key_der, password=None)
-        der = private_key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+        der = (
+            self.private_key()
+            .public_key()
+            .public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
         )
         return base64.b64encode(der).decode()
 
     def to_record(self) -> dict[str, Any]:
-        return {**asdict(self), "private_key_der": _b64(self.private_key_der)}
+        return {
+            "token": self.token,
+            "key_id": self.key_id,
+            "algorithm": self.algorithm,
+            "private_key_der": _b64(self.private_key_der),
+            "expires": self.expires,
+        }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> ImportToken:

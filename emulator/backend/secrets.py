@@ -34,7 +34,8 @@ class SecretsBackend:
             self.secrets.clear()
 
     def _save(self, secret: Secret) -> None:
-        self.store.save(self.region, "secret", secret.name, secret.to_record())
+        if self.store.enabled:
+            self.store.save(self.region, "secret", secret.name, secret.to_record())
 
     def create_secret(
         self,

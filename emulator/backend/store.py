@@ -32,6 +32,11 @@ class Store:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
 
+    @property
+    def enabled(self) -> bool:
+        """Whether anything is kept: callers skip building records when not."""
+        return self._db is not None
+
     def save(self, region: str, kind: str, record_id: str, body: dict[str, Any]) -> None:
         if self._db is None:
             return
