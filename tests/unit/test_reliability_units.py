@@ -1,0 +1,182 @@
+"""Unit tests of the reliability parts, with a manual clock: nothing here sleeps."""
+
+from __future__ import annotations
+
+import itertools
+import random
+import threading
+
+import pytest
+
+from renewer.budget import Budgets, RateLimiter
+from renewer.clock import ManualClock
+from renewer.config import MaterialSpec, Policy, SourceSpec
+from renewer.deadline import Deadline
+from renewer.errors import CloudError
+from renewer.executor import Pace, run_keys
+from renewer.report import KeyResult
+from renewer.retry import Backoff, Caller, CallStats, is_transient
+from renewer.wrapping import WrappingAlgorithm
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(1_800_000_000.0)
+
+
+def test_rate_limiter_spaces_calls_evenly(clock: ManualClock) -> None:
+    limiter = RateLimiter(5, clock)
+    slots = []
+    for _ in range(10):
+        limiter.acquire()
+        slots.append(clock.monotonic())
+    gaps = [b - a for a, b in itertools.pairwise(slots)]
+    assert all(gap == pytest.approx(0.2) for gap in gaps)
+    assert clock.slept == pytest.approx(1.8)
+
+
+def test_rate_limiter_does_not_wait_when_calls_are_slower_than_the_budget(clock: ManualClock) -> None:
+    limiter = RateLimiter(5, clock)
+    for _ in range(3):
+        assert limiter.acquire() == 0
+        clock.advance(1)
+
+
+def test_rate_limiter_is_shared_fairly_by_threads(clock: ManualClock) -> None:
+    limiter = RateLimiter(100, clock)
+    threads = [threading.Thread(target=lambda: [limiter.acquire() for _ in range(25)]) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert clock.monotonic() == pytest.approx(0.99, abs=0.02)  # 100 calls at 100 per second
+
+
+def test_budgets_per_region(clock: ManualClock) -> None:
+    budgets = Budgets({"cn-shanghai": 2}, 10, clock)
+    assert budgets.for_region("cn-shanghai").interval == pytest.approx(0.5)
+    assert budgets.for_region("cn-hangzhou").interval == pytest.approx(0.1)
+    assert budgets.for_region("cn-hangzhou") is budgets.for_region("cn-hangzhou")
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "transient"),
+    [
+        ("Throttling", 400, True),
+        ("Rejected.Throttling", 400, True),
+        ("ServiceUnavailableTemporary", 503, True),
+        ("InternalFailure", 500, True),
+        ("SomethingNew", 502, True),
+        ("ConnectionError", None, True),
+        ("Forbidden.KeyNotFound", 404, False),
+        ("Forbidden.NoPermission", 403, False),
+        ("InvalidKeyMaterial", 400, False),
+        ("ExpiredImportToken", 400, False),
+        ("InvalidParameter", 400, False),
+    ],
+)
+def test_transient_classification(code: str, status: int | None, transient: bool) -> None:
+    assert is_transient(CloudError(code, "m", http_status=status)) is transient
+
+
+def test_backoff_is_full_jitter_and_capped() -> None:
+    backoff = Backoff(base=0.1, cap=1.0, rng=random.Random(7))
+    for attempt in range(1, 12):
+        assert 0 <= backoff.delay(attempt) <= min(1.0, 0.1 * 2**attempt)
+
+
+def failing(codes: list[str], result: str = "ok"):
+    """A call that raises the given codes in turn, then returns ``result``."""
+    remaining = list(codes)
+    calls = []
+
+    def call() -> str:
+        calls.append(1)
+        if remaining:
+            raise CloudError(remaining.pop(0), "m", http_status=400)
+        return result
+
+    call.calls = calls  # type: ignore[attr-defined]
+    return call
+
+
+def make_caller(clock: ManualClock, attempts: int = 4, deadline: float | None = None) -> Caller:
+    return Caller(
+        RateLimiter(1000, clock), clock, CallStats(), Deadline(clock, deadline, margin=0), attempts, Backoff(0.1, 1.0)
+    )
+
+
+def test_caller_retries_transient_errors_and_counts_them(clock: ManualClock) -> None:
+    caller = make_caller(clock)
+    cell = [0]
+    token = CallStats.current_key.set(cell)
+    try:
+        assert caller(failing(["Throttling", "ServiceUnavailableTemporary"])) == "ok"
+    finally:
+        CallStats.current_key.reset(token)
+    assert caller.stats.retries == 2 and cell == [2]
+    assert caller.stats.retries_by_code == {"Throttling": 1, "ServiceUnavailableTemporary": 1}
+    assert caller.stats.calls == 3
+
+
+def test_caller_gives_up_after_max_attempts(clock: ManualClock) -> None:
+    caller = make_caller(clock, attempts=3)
+    call = failing(["Throttling"] * 5)
+    with pytest.raises(CloudError, match="m"):
+        caller(call)
+    assert len(call.calls) == 3
+
+
+def test_caller_never_retries_a_permanent_error(clock: ManualClock) -> None:
+    caller = make_caller(clock)
+    call = failing(["Forbidden.KeyNotFound"])
+    with pytest.raises(CloudError):
+        caller(call)
+    assert len(call.calls) == 1 and caller.stats.retries == 0
+
+
+def test_caller_does_not_sleep_past_the_deadline(clock: ManualClock) -> None:
+    caller = make_caller(clock, attempts=10, deadline=0.05)
+    caller.backoff = Backoff(base=1.0, cap=1.0, rng=random.Random(3))
+    call = failing(["Throttling"] * 9)
+    with pytest.raises(CloudError):
+        caller(call)
+    assert clock.monotonic() < 0.05 + 1.0
+
+
+def test_deadline_margin(clock: ManualClock) -> None:
+    assert Deadline(clock, 600).margin == 60
+    assert Deadline(clock, 40).margin == 10
+    assert Deadline(clock, 12).margin == 6  # never more than half the time
+    assert Deadline(clock, None).allows(10**9)
+    deadline = Deadline(clock, 100)
+    clock.advance(85)
+    assert deadline.allows(4) and not deadline.allows(6)
+
+
+def test_pace_is_the_running_mean() -> None:
+    pace = Pace()
+    assert pace.expected() == 0
+    pace.record(2)
+    pace.record(4)
+    assert pace.expected() == 3
+
+
+SPEC = MaterialSpec(
+    "m", SourceSpec("env", {"var": "X"}), (), Policy(30, 90, WrappingAlgorithm.RSAES_OAEP_SHA_256, "describe")
+)
+
+
+def test_run_keys_in_order_until_the_deadline(clock: ManualClock) -> None:
+    results = [KeyResult("m", "cn-hangzhou", f"k{i}") for i in range(6)]
+    order: list[str] = []
+
+    def step(spec: MaterialSpec, result: KeyResult) -> None:
+        order.append(result.key_id)
+        clock.advance(10)
+        result.outcome = "renewed"
+
+    run_keys([(SPEC, r) for r in results], step, concurrency=1, clock=clock, deadline=Deadline(clock, 45, margin=0))
+    assert order == ["k0", "k1", "k2", "k3"]
+    assert [r.outcome for r in results] == ["renewed"] * 4 + ["not_attempted"] * 2
+    assert results[0].seconds == 10
