@@ -408,3 +408,12 @@ def test_cli_plan_prints_a_table_and_changes_nothing(cloud: Cloud, tmp_path) -> 
     assert "dry_run 1" in done.stdout
     assert cloud.describe(due).material_expire_time == before
     assert len(cloud.calls("ImportKeyMaterial")) == 1  # only the setup import
+
+
+def test_unknown_keys_and_aliases_fail_with_the_service_code(cloud: Cloud, invoke) -> None:
+    cloud.secret("byok/payments", MATERIAL.hex())
+    good = cloud.create_key()
+    result = invoke(payments(good, "key-doesnotexist", "alias/nothere"))
+    errors = {k["key_id"]: k["error"]["code"] for k in result.report["keys"] if k["error"]}
+    assert errors == {"key-doesnotexist": "Forbidden.KeyNotFound", "alias/nothere": "Forbidden.AliasNotFound"}
+    assert outcomes(result.report)[good] == "recovered"
