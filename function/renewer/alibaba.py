@@ -188,6 +188,25 @@ class AlibabaKms:
         decrypt = kms_models.DecryptRequest(ciphertext_blob=blob)
         return self._call("Decrypt", lambda: self.client.decrypt(decrypt)).body.plaintext
 
+    def list_key_ids(self, page_size: int = 100) -> list[str]:
+        """Every key id in the region (``ListKeys``, all pages)."""
+        ids: list[str] = []
+        page = 1
+        while True:
+            request = kms_models.ListKeysRequest(page_number=page, page_size=page_size)
+            body = self._call("ListKeys", lambda request=request: self.client.list_keys(request)).body
+            keys = body.keys.key if body.keys and body.keys.key else []
+            ids.extend(k.key_id for k in keys)
+            if not keys or len(ids) >= (body.total_count or 0):
+                return ids
+            page += 1
+
+    def list_resource_tags(self, key_id: str) -> dict[str, str]:
+        request = kms_models.ListResourceTagsRequest(key_id=key_id)
+        body = self._call("ListResourceTags", lambda: self.client.list_resource_tags(request)).body
+        tags = body.tags.tag if body.tags and body.tags.tag else []
+        return {t.tag_key: t.tag_value or "" for t in tags}
+
     def get_secret_value(self, name: str, version_stage: str | None) -> tuple[str, str]:
         """(SecretData, SecretDataType) of a secret's current (or named-stage) version."""
         request = kms_models.GetSecretValueRequest(secret_name=name, version_stage=version_stage)

@@ -18,9 +18,10 @@ from renewer.clock import Clock, SystemClock
 from renewer.config import Config, MaterialSpec
 from renewer.credentials import Credentials
 from renewer.deadline import Deadline
+from renewer.discovery import discover
 from renewer.errors import EventError, RenewerError
 from renewer.events import Options
-from renewer.executor import run_keys
+from renewer.executor import log_key, run_keys
 from renewer.flow import ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key, urgency
 from renewer.logs import log_event
 from renewer.redact import Redactor
@@ -91,14 +92,19 @@ def run(
     started = clock.now()
     items = [(spec, KeyResult(spec.name, t.region, t.key_id)) for spec in specs for t in spec.keys]
     concurrency = config.limits.concurrency
+    items += discover(specs, items, clients.kms, concurrency)
+    for _, result in items:
+        if result.outcome is not None:  # failed in discovery
+            log_key(result)
     run_keys(
-        items,
+        [item for item in items if item[1].outcome is None],
         lambda spec, r: guarded(r, ctx, lambda: plan_key(spec, r, ctx)),
         concurrency=concurrency,
         clock=clock,
         deadline=deadline,
     )
     due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
+
     run_keys(
         due,
         lambda spec, r: guarded(r, ctx, lambda: act_key(spec, r, ctx)),

@@ -56,12 +56,25 @@ class SourceSpec:
 
 
 @dataclass(frozen=True)
+class Discovery:
+    """Find keys by tag: every EXTERNAL key tagged ``tag_key=tag_value`` in ``regions``."""
+
+    tag_key: str
+    tag_value: str
+    regions: tuple[str, ...]
+
+    def describe(self) -> str:
+        return f"tag {self.tag_key}={self.tag_value}"
+
+
+@dataclass(frozen=True)
 class MaterialSpec:
     name: str
     source: SourceSpec
     keys: tuple[KeyTarget, ...]
     policy: Policy
     kcv: str | None = None
+    discover: Discovery | None = None
 
 
 @dataclass(frozen=True)
@@ -140,7 +153,7 @@ def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping")
     policy_keys = set(DEFAULTS)
-    _only(raw, {"name", "source", "kcv", "keys", *policy_keys}, where)
+    _only(raw, {"name", "source", "kcv", "keys", "discover", *policy_keys}, where)
     name = _str(raw, "name", where)
     fields = _policy_fields({k: raw[k] for k in policy_keys if k in raw}, where, defaults)
     policy = _policy(fields, where)
@@ -149,13 +162,28 @@ def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str
     kcv = raw.get("kcv")
     if kcv is not None and (not isinstance(kcv, str) or not KCV_RE.fullmatch(kcv)):
         raise ConfigError(f"{where}.kcv: expected 6 hex digits (3 bytes)")
-    keys = raw.get("keys")
-    if not isinstance(keys, list) or not keys:
-        raise ConfigError(f"{where}.keys: expected a non-empty list")
+    discover = _discovery(raw["discover"], f"{where}.discover") if "discover" in raw else None
+    keys = raw.get("keys", [] if discover else None)
+    if not isinstance(keys, list) or (not keys and discover is None):
+        raise ConfigError(f"{where}.keys: expected a non-empty list (or a 'discover' section)")
     targets = tuple(_key(k, f"{where}.keys[{i}]") for i, k in enumerate(keys))
-    return MaterialSpec(
-        name, _source(raw.get("source"), f"{where}.source"), targets, policy, kcv.upper() if kcv else None
-    )
+    source = _source(raw.get("source"), f"{where}.source")
+    return MaterialSpec(name, source, targets, policy, kcv.upper() if kcv else None, discover)
+
+
+def _discovery(raw: Any, where: str) -> Discovery:
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping like {{tag: KEY=VALUE, regions: [cn-hangzhou]}}")
+    _only(raw, {"tag", "regions"}, where)
+    tag = raw.get("tag")
+    if not isinstance(tag, str) or "=" not in tag or not tag.partition("=")[0].strip():
+        raise ConfigError(f"{where}.tag: expected KEY=VALUE, got {tag!r}")
+    regions = raw.get("regions")
+    if not isinstance(regions, list) or not regions:
+        raise ConfigError(f"{where}.regions: expected a non-empty list of regions")
+    checked = tuple(_region(r, f"{where}.regions[{i}]") for i, r in enumerate(regions))
+    key, _, value = tag.partition("=")
+    return Discovery(key.strip(), value.strip(), checked)
 
 
 def _policy_fields(raw: Any, where: str, base: dict[str, Any]) -> dict[str, Any]:

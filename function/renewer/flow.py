@@ -155,6 +155,10 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
     result.resolved_key_id = info.key_id
     result.state_before = result.state_after = info.state
     result.expires_before = result.expires_after = info.expires
+    if info.origin != "EXTERNAL" and result.via == "discovery":
+        result.outcome = "skipped"
+        result.notes.append(f"tagged, but its origin is {info.origin}: discovery keeps EXTERNAL keys only")
+        return
     if info.origin != "EXTERNAL":
         raise KeyStateError(
             f"key origin is {info.origin}; only EXTERNAL keys hold imported material", code="NotExternal"

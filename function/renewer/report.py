@@ -25,6 +25,7 @@ class KeyResult:
     region: str
     key_id: str
     outcome: str | None = None  # one of OUTCOMES once the key is done
+    via: str = "config"  # "config" (listed) or "discovery" (found by tag)
     decision: str | None = None  # renew | recover | skip, once decided
     resolved_key_id: str | None = None  # the key id behind an alias
     state_before: str | None = None
@@ -48,6 +49,7 @@ class KeyResult:
             "region": self.region,
             "key_id": self.key_id,
             "resolved_key_id": self.resolved_key_id,
+            "via": self.via,
             "outcome": self.outcome,
             "decision": self.decision,
             "state_before": self.state_before,

@@ -417,3 +417,52 @@ def test_unknown_keys_and_aliases_fail_with_the_service_code(cloud: Cloud, invok
     errors = {k["key_id"]: k["error"]["code"] for k in result.report["keys"] if k["error"]}
     assert errors == {"key-doesnotexist": "Forbidden.KeyNotFound", "alias/nothere": "Forbidden.AliasNotFound"}
     assert outcomes(result.report)[good] == "recovered"
+
+
+def test_tag_discovery_finds_external_keys_in_several_regions(cloud: Cloud, invoke) -> None:
+    from alibabacloud_kms20160120.models import TagResourceRequest
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    tag = json.dumps([{"TagKey": "byok", "TagValue": "payments"}])
+
+    def tagged(region: str, origin: str = "EXTERNAL") -> str:
+        key_id = cloud.create_key(region, origin=origin)
+        cloud.kms(region).tag_resource(TagResourceRequest(key_id=key_id, tags=tag))
+        return key_id
+
+    hz, sh = tagged("cn-hangzhou"), tagged("cn-shanghai")
+    generated = tagged("cn-hangzhou", origin="Aliyun_KMS")
+    listed = cloud.create_key()
+    untagged = cloud.create_key()
+    cfg = payments(listed)
+    cfg["materials"][0]["discover"] = {"tag": "byok=payments", "regions": ["cn-hangzhou", "cn-shanghai"]}
+    result = invoke(cfg)
+    assert result.error is None, result.report
+    via = {k["key_id"]: (k["via"], k["outcome"]) for k in result.report["keys"]}
+    assert via == {
+        listed: ("config", "recovered"),
+        hz: ("discovery", "recovered"),
+        sh: ("discovery", "recovered"),
+        generated: ("discovery", "skipped"),
+    }
+    assert untagged not in via
+
+
+def test_a_key_claimed_by_two_materials_gets_neither(cloud: Cloud, invoke) -> None:
+    from alibabacloud_kms20160120.models import TagResourceRequest
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    cloud.secret("byok/other", OTHER.hex())
+    key = cloud.create_key()
+    cloud.kms().tag_resource(TagResourceRequest(key_id=key, tags=json.dumps([{"TagKey": "byok", "TagValue": "x"}])))
+    cfg = payments(key)
+    cfg["materials"].append(
+        {
+            "name": "other",
+            "source": secret_source("byok/other"),
+            "discover": {"tag": "byok=x", "regions": ["cn-hangzhou"]},
+        }
+    )
+    result = invoke(cfg)
+    assert {k["error"]["code"] for k in result.report["keys"]} == {"AmbiguousMaterial"}
+    assert not result.actions("ImportKeyMaterial")

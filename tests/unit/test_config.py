@@ -334,3 +334,65 @@ def test_cloudmonitor_region_with_a_trailing_newline_is_rejected() -> None:
 
 def test_bad_default_is_reported_under_defaults() -> None:
     assert rejects(document(defaults={"renew_before_days": -1})).message.startswith("defaults.renew_before_days:")
+
+
+def test_discovery_section() -> None:
+    from renewer.config import Discovery, load
+
+    document = {
+        "materials": [
+            {
+                "name": "m",
+                "source": {"type": "env", "var": "M"},
+                "discover": {"tag": "byok = payments", "regions": ["cn-hangzhou", "cn-shanghai"]},
+            }
+        ]
+    }
+    spec = load(document).materials[0]
+    assert spec.keys == ()
+    assert spec.discover == Discovery("byok", "payments", ("cn-hangzhou", "cn-shanghai"))
+
+
+@pytest.mark.parametrize(
+    ("discover", "fragment"),
+    [
+        ("byok=x", "materials[0].discover: expected a mapping"),
+        ({"tag": "novalue", "regions": ["cn-hangzhou"]}, "materials[0].discover.tag: expected KEY=VALUE"),
+        ({"tag": "=x", "regions": ["cn-hangzhou"]}, "materials[0].discover.tag: expected KEY=VALUE"),
+        ({"tag": "a=b", "regions": []}, "materials[0].discover.regions: expected a non-empty list"),
+        ({"tag": "a=b", "regions": ["Hangzhou"]}, "materials[0].discover.regions[0]"),
+        ({"tag": "a=b", "regions": ["cn-hangzhou"], "x": 1}, "materials[0].discover: unknown field(s) 'x'"),
+    ],
+)
+def test_bad_discovery_sections(discover: object, fragment: str) -> None:
+    from renewer.config import load
+    from renewer.errors import ConfigError
+
+    document = {"materials": [{"name": "m", "source": {"type": "env", "var": "M"}, "discover": discover}]}
+    with pytest.raises(ConfigError) as exc:
+        load(document)
+    assert fragment in exc.value.message
+
+
+def test_limits_section() -> None:
+    from renewer.config import Limits, load
+    from renewer.errors import ConfigError
+
+    base = {
+        "materials": [
+            {"name": "m", "source": {"type": "env", "var": "M"}, "keys": [{"region": "cn-hangzhou", "key_id": "k"}]}
+        ]
+    }
+    assert load(base).limits == Limits()
+    limits = load({**base, "limits": {"max_qps": 2.5, "region_max_qps": {"cn-shanghai": 1}, "concurrency": 3}}).limits
+    assert limits.qps("cn-shanghai") == 1 and limits.qps("cn-hangzhou") == 2.5 and limits.concurrency == 3
+    for bad, fragment in [
+        ({"max_qps": 0}, "limits.max_qps: expected a number > 0"),
+        ({"max_attempts": 1.5}, "limits.max_attempts: expected a whole number > 0"),
+        ({"concurrency": True}, "limits.concurrency"),
+        ({"region_max_qps": {"cn_x": 1}}, "limits.region_max_qps.cn_x"),
+        ({"burst": 1}, "limits: unknown field(s) 'burst'"),
+    ]:
+        with pytest.raises(ConfigError) as exc:
+            load({**base, "limits": bad})
+        assert fragment in exc.value.message

@@ -102,6 +102,7 @@ def test_key_result_to_dict() -> None:
         "region": "cn-hangzhou",
         "key_id": "alias/payments",
         "resolved_key_id": "key-1",
+        "via": "config",
         "outcome": "failed",
         "decision": None,
         "state_before": "Enabled",

@@ -1,0 +1,72 @@
+"""Tag discovery: a material's ``discover: {tag: KEY=VALUE, regions: [...]}`` finds its keys at run
+time, so a new key needs no configuration edit. ``ListKeys`` (every page) then ``ListResourceTags``
+per key, in parallel within the region's request budget. Whether a found key is EXTERNAL is known
+only after ``DescribeKey``: the plan step skips (with a note) a tagged key that is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
+
+from renewer.config import MaterialSpec
+from renewer.errors import RenewerError
+from renewer.logs import log_event
+from renewer.report import KeyResult
+
+
+class TaggedKeys(Protocol):
+    def list_key_ids(self) -> list[str]: ...
+
+    def list_resource_tags(self, key_id: str) -> dict[str, str]: ...
+
+
+def discover(
+    specs: list[MaterialSpec],
+    listed: list[tuple[MaterialSpec, KeyResult]],
+    kms_for: Callable[[str], TaggedKeys],
+    concurrency: int,
+) -> list[tuple[MaterialSpec, KeyResult]]:
+    """The keys discovery adds to ``listed``. A key claimed by two materials gets neither: it fails
+    with ``AmbiguousMaterial`` (importing the wrong material could bind a key for good)."""
+    claimed: dict[tuple[str, str], list[tuple[MaterialSpec, KeyResult]]] = {}
+    for spec, result in listed:
+        claimed.setdefault((result.region, result.key_id), []).append((spec, result))
+    added: list[tuple[MaterialSpec, KeyResult]] = []
+    for spec in specs:
+        if spec.discover is None:
+            continue
+        for region in spec.discover.regions:
+            for key_id in _tagged(spec, region, kms_for(region), concurrency, added):
+                if (region, key_id) in claimed:
+                    claimed[(region, key_id)].append((spec, KeyResult(spec.name, region, key_id, via="discovery")))
+                    continue
+                result = KeyResult(spec.name, region, key_id, via="discovery")
+                claimed[(region, key_id)] = [(spec, result)]
+                added.append((spec, result))
+    for (region, key_id), owners in claimed.items():
+        names = sorted({spec.name for spec, _ in owners})
+        if len(names) > 1:
+            for _, result in owners:
+                result.fail("AmbiguousMaterial", f"key {key_id} in {region} is claimed by materials {', '.join(names)}")
+    return added
+
+
+def _tagged(
+    spec: MaterialSpec, region: str, kms: TaggedKeys, concurrency: int, added: list[tuple[MaterialSpec, KeyResult]]
+) -> list[str]:
+    assert spec.discover is not None
+    wanted = (spec.discover.tag_key, spec.discover.tag_value)
+    try:
+        key_ids = kms.list_key_ids()
+        with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"discover-{region}") as pool:
+            tags = list(pool.map(kms.list_resource_tags, key_ids))
+    except RenewerError as exc:
+        failed = KeyResult(spec.name, region, f"discover:{spec.discover.describe()}", via="discovery")
+        failed.fail(exc.code, f"discovery by {spec.discover.describe()} in {region} failed: {exc.message}")
+        added.append((spec, failed))
+        return []
+    found = [key_id for key_id, t in zip(key_ids, tags, strict=True) if t.get(wanted[0]) == wanted[1]]
+    log_event("discovered", material=spec.name, region=region, tag=spec.discover.describe(), keys=len(found))
+    return found
