@@ -3,6 +3,7 @@
 The official SDKs send no region, so the port a request arrives on tells its region. Routing:
 
 * ``/_emulator/...``: the admin API, unsigned JSON (clock, faults, calls log, metrics, reset).
+* ``/2016-08-15/...``: Function Compute's ``InvokeFunction`` (:mod:`emulator.functions`).
 * anything else: an RPC call. Signature check -> faults -> ``Emulator.dispatch`` -> JSON.
 
 The sockets, keep-alive and ``TCP_NODELAY`` are :mod:`emulator.transport`'s business.
@@ -24,6 +25,7 @@ from werkzeug.wrappers import Request, Response
 from emulator.clock import Clock
 from emulator.errors import ServiceError
 from emulator.faults import Faults, FaultSettings
+from emulator.functions import Functions
 from emulator.protocol import rpc, signing
 from emulator.protocol.nonces import NonceCache
 from emulator.transport import EmulatorHTTPServer
@@ -31,6 +33,7 @@ from emulator.transport import EmulatorHTTPServer
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/_emulator/"
+FC_PREFIX = "/2016-08-15/"
 CALL_LOG_LIMIT = 100_000
 
 
@@ -83,6 +86,12 @@ class Service:
     calls: CallLog = field(default_factory=CallLog)
     nonces: NonceCache = field(default_factory=NonceCache)
     real_time: Callable[[], float] = time.time
+    functions: Functions | None = None
+
+    def __post_init__(self) -> None:
+        if self.functions is None:
+            account = getattr(self.emulator, "account_id", "1234567890123456")
+            self.functions = Functions(account, self.emulator.credentials, self.real_time)
 
     def app(self, region: str) -> Callable[..., Iterable[bytes]]:
         """The WSGI application for the port that serves ``region``."""
@@ -91,6 +100,9 @@ class Service:
             request = Request(environ)
             if request.path.startswith(ADMIN_PREFIX):
                 response = self.admin(region, request)
+            elif request.path.startswith(FC_PREFIX):
+                assert self.functions is not None
+                response = self.functions.invoke(region, request)
             else:
                 response = self.rpc(region, request)
             return response(environ, start_response)
@@ -156,6 +168,8 @@ class Service:
         self.emulator.reset()
         self.faults.clear()
         self.calls.clear()
+        assert self.functions is not None
+        self.functions.reset()
         return {"reset": True}
 
 
@@ -169,6 +183,8 @@ _ADMIN_ROUTES: dict[tuple[str, str], Callable[[Service, str, dict[str, Any]], An
     ("GET", "calls"): lambda service, region, _: service.calls.entries(),
     ("GET", "metrics"): lambda service, region, _: service.emulator.metrics(),
     ("POST", "reset"): Service._reset,
+    ("POST", "functions"): lambda service, region, body: service.functions.deploy(body),  # type: ignore[union-attr]
+    ("GET", "invocations"): lambda service, region, _: service.functions.list(),  # type: ignore[union-attr]
 }
 
 

@@ -16,12 +16,13 @@ from renewer.alibaba import AlibabaClients
 from renewer.budget import Budgets
 from renewer.clock import Clock, SystemClock
 from renewer.config import Config, MaterialSpec
-from renewer.credentials import Credentials
+from renewer.credentials import Credentials, default_credentials
 from renewer.deadline import Deadline
 from renewer.discovery import discover
 from renewer.errors import EventError, RenewerError
 from renewer.events import Options
 from renewer.executor import log_key, run_keys
+from renewer.fanout import FcInvoker, fan_out, fc_endpoint, select_shard
 from renewer.flow import ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key, urgency
 from renewer.logs import log_event
 from renewer.redact import Redactor
@@ -69,6 +70,7 @@ def run(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
     home_region: str | None = None,
+    account_id: str | None = None,
     timeout: float | None = None,
     backoff: Backoff | None = None,
 ) -> dict[str, Any]:
@@ -90,9 +92,12 @@ def run(
         log_event("warning", message=warning)
 
     started = clock.now()
-    items = [(spec, KeyResult(spec.name, t.region, t.key_id)) for spec in specs for t in spec.keys]
     concurrency = config.limits.concurrency
-    items += discover(specs, items, clients.kms, concurrency)
+    if options.shard is not None:  # a fan-out worker: exactly the keys it was given
+        items = select_shard(options.shard, specs)
+    else:
+        items = [(spec, KeyResult(spec.name, t.region, t.key_id)) for spec in specs for t in spec.keys]
+        items += discover(specs, items, clients.kms, concurrency)
     for _, result in items:
         if result.outcome is not None:  # failed in discovery
             log_key(result)
@@ -104,7 +109,11 @@ def run(
         deadline=deadline,
     )
     due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
-
+    shards = None
+    fanout = config.fanout
+    if fanout is not None and options.shard is None and len(due) > fanout.shard_size:
+        shards = _fan_out(settings, options, due, credentials, account_id, home_region, redactor)
+        due = []
     run_keys(
         due,
         lambda spec, r: guarded(r, ctx, lambda: act_key(spec, r, ctx)),
@@ -136,9 +145,35 @@ def run(
         warnings=warnings,
         metrics=sent,
         api=api,
+        shards=shards,
     )
     log_event("run", summary=report["summary"], trigger=options.trigger, dry_run=options.dry_run, api=api, metrics=sent)
     return report
+
+
+def _fan_out(
+    settings: Settings,
+    options: Options,
+    due: list[tuple[MaterialSpec, KeyResult]],
+    credentials: Credentials | None,
+    account_id: str | None,
+    region: str | None,
+    redactor: Redactor,
+) -> list[dict[str, Any]]:
+    fanout = settings.config.fanout
+    assert fanout is not None
+    try:
+        endpoint = fc_endpoint(settings.fc_endpoint, account_id, region)
+        found = credentials or default_credentials()
+    except Exception as exc:  # no endpoint, or no credentials in the default chain
+        message = exc.message if isinstance(exc, RenewerError) else f"{type(exc).__name__}: credentials unavailable"
+        for _, result in due:
+            result.fail("FanoutFailed", message)
+        return []
+    redactor.register(found.access_key_secret)
+    if found.security_token:
+        redactor.register(found.security_token)
+    return fan_out(due, options, fanout, FcInvoker(endpoint, found, fanout.service, fanout.function, redactor))
 
 
 def _send_metrics(

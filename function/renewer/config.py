@@ -101,11 +101,21 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Fanout:
+    """Split a fleet larger than ``shard_size`` keys over asynchronous invocations of ``function``."""
+
+    service: str
+    function: str
+    shard_size: int = 500
+
+
+@dataclass(frozen=True)
 class Config:
     materials: tuple[MaterialSpec, ...]
     metrics: MetricsConfig = MetricsConfig()
     warnings: tuple[str, ...] = ()
     limits: Limits = Limits()
+    fanout: Fanout | None = None
 
     def material(self, name: str) -> MaterialSpec:
         for spec in self.materials:
@@ -132,7 +142,7 @@ def parse_text(text: str) -> dict[str, Any]:
 
 
 def load(document: dict[str, Any]) -> Config:
-    _only(document, {"defaults", "metrics", "materials", "limits"}, "configuration")
+    _only(document, {"defaults", "metrics", "materials", "limits", "fanout"}, "configuration")
     warnings: list[str] = []
     defaults = _policy_fields(document.get("defaults") or {}, "defaults", DEFAULTS)
     _policy(defaults, "defaults")  # a bad default is reported where it is, not under a material
@@ -146,7 +156,16 @@ def load(document: dict[str, Any]) -> Config:
         metrics=_metrics(document.get("metrics") or {}),
         warnings=tuple(warnings),
         limits=_limits(document.get("limits") or {}),
+        fanout=_fanout(document["fanout"]) if document.get("fanout") is not None else None,
     )
+
+
+def _fanout(raw: Any) -> Fanout:
+    if not isinstance(raw, dict):
+        raise ConfigError("fanout: expected a mapping like {service: S, function: F, shard_size: 500}")
+    _only(raw, {"service", "function", "shard_size"}, "fanout")
+    size = int(_positive(raw.get("shard_size", Fanout.shard_size), "fanout.shard_size", int))
+    return Fanout(_str(raw, "service", "fanout"), _str(raw, "function", "fanout"), size)
 
 
 def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str]) -> MaterialSpec:

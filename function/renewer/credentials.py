@@ -13,3 +13,12 @@ class Credentials:
 
     def __repr__(self) -> str:
         return f"Credentials(access_key_id={self.access_key_id!r}, <secret redacted>)"
+
+
+def default_credentials() -> Credentials:
+    """The default chain of ``alibabacloud-credentials`` (environment, profile, ...), resolved now:
+    for SDKs that take plain keys (``aliyun-fc2``)."""
+    from alibabacloud_credentials.client import Client
+
+    found = Client().get_credential()
+    return Credentials(found.access_key_id, found.access_key_secret, found.security_token or None)

@@ -14,7 +14,28 @@ from typing import Any
 from renewer.errors import EventError
 
 TIMER_FIELDS = {"triggerTime", "triggerName", "payload"}
-OPTION_TYPES: dict[str, type] = {"dryRun": bool, "force": bool, "materials": list}
+OPTION_TYPES: dict[str, type] = {"dryRun": bool, "force": bool, "materials": list, "shard": dict}
+SHARD_KEY_FIELDS = ("material", "region", "key_id")
+
+
+@dataclass(frozen=True)
+class ShardKey:
+    material: str
+    region: str
+    key_id: str
+
+
+@dataclass(frozen=True)
+class Shard:
+    """Part of a fleet a coordinator hands to one worker invocation (see :mod:`renewer.fanout`)."""
+
+    id: int
+    of: int
+    keys: tuple[ShardKey, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        keys = [{"material": k.material, "region": k.region, "key_id": k.key_id} for k in self.keys]
+        return {"id": self.id, "of": self.of, "keys": keys}
 
 
 @dataclass(frozen=True)
@@ -23,6 +44,7 @@ class Options:
     force: bool = False
     materials: tuple[str, ...] | None = None  # None = every material
     trigger: str = "manual"
+    shard: Shard | None = None  # set: this invocation is a fan-out worker for these keys only
 
 
 def parse_event(event: bytes | str | dict[str, Any] | None) -> Options:
@@ -65,16 +87,36 @@ def _decode(event: bytes | str | dict[str, Any] | None, what: str = "event") -> 
 def _options(document: dict[str, Any], trigger: str) -> Options:
     unknown = sorted(set(document) - set(OPTION_TYPES))
     if unknown:
-        raise EventError(f"unknown option(s): {', '.join(unknown)}; expected {', '.join(OPTION_TYPES)}")
+        public = ", ".join(name for name in OPTION_TYPES if name != "shard")  # shard: set by a coordinator
+        raise EventError(f"unknown option(s): {', '.join(unknown)}; expected {public}")
     for name, kind in OPTION_TYPES.items():
         if name in document and not isinstance(document[name], kind):
             raise EventError(f"option {name!r} must be a {kind.__name__}, got {type(document[name]).__name__}")
     materials = document.get("materials")
     if materials is not None and not all(isinstance(m, str) and m for m in materials):
         raise EventError("option 'materials' must be a list of material names")
+    shard = _shard(document["shard"]) if "shard" in document else None
     return Options(
         dry_run=document.get("dryRun", False),
         force=document.get("force", False),
         materials=tuple(materials) if materials is not None else None,
-        trigger=trigger,
+        trigger=f"shard:{shard.id}/{shard.of}" if shard else trigger,
+        shard=shard,
     )
+
+
+def _shard(raw: dict[str, Any]) -> Shard:
+    ids = raw.get("id"), raw.get("of")
+    if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in ids) or ids[0] > ids[1]:
+        raise EventError("option 'shard' needs whole numbers 'id' and 'of', 1 <= id <= of")
+    keys = raw.get("keys")
+    if set(raw) - {"id", "of", "keys"} or not isinstance(keys, list) or not keys:
+        raise EventError("option 'shard' must be {id, of, keys: [{material, region, key_id}, ...]}")
+    for key in keys:
+        if (
+            not isinstance(key, dict)
+            or set(key) != set(SHARD_KEY_FIELDS)
+            or not all(isinstance(key[f], str) and key[f] for f in SHARD_KEY_FIELDS)
+        ):
+            raise EventError("each key of option 'shard' must be {material, region, key_id} (non-empty strings)")
+    return Shard(ids[0], ids[1], tuple(ShardKey(k["material"], k["region"], k["key_id"]) for k in keys))

@@ -35,6 +35,7 @@ def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
         options,
         credentials=credentials_from_context(context),
         home_region=getattr(context, "region", None) or None,
+        account_id=getattr(context, "account_id", None) or None,
         timeout=getattr(getattr(context, "function", None), "timeout", None),
     )
     raise_if_incomplete(report)

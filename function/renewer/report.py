@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-OUTCOMES = ("renewed", "recovered", "skipped", "failed", "dry_run", "not_attempted")
+OUTCOMES = ("renewed", "recovered", "skipped", "failed", "dry_run", "not_attempted", "delegated")
 
 
 def iso(unix: float | None) -> str | None:
@@ -79,6 +79,7 @@ def build(
     warnings: list[str],
     metrics: dict[str, Any],
     api: dict[str, Any] | None = None,
+    shards: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "summary": summarize(results),
@@ -91,5 +92,6 @@ def build(
             "warnings": list(warnings),
             "metrics": metrics,
             "api": dict(api or {}),
+            **({"shards": shards} if shards is not None else {}),
         },
     }

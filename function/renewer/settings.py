@@ -6,6 +6,8 @@
 - ``RENEWER_ALIBABA_ENDPOINTS``: per region, the endpoint of every Alibaba Cloud API called in
   that region, as ``REGION=ENDPOINT,REGION=ENDPOINT``.
 - ``RENEWER_ALIBABA_ENDPOINT``: one endpoint for the regions not listed there.
+- ``RENEWER_FC_ENDPOINT``: Function Compute's endpoint for fan-out invocations (a URL); default
+  ``https://ACCOUNT.REGION.fc.aliyuncs.com`` from the invocation context.
 - ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET``/``_SECURITY_TOKEN`` (and the rest of the default chain
   of ``alibabacloud-credentials``): credentials, when the invocation context carries none.
 
@@ -41,6 +43,7 @@ class Settings:
     config: Config
     endpoints: dict[str, Endpoint] = field(default_factory=dict)
     default_endpoint: Endpoint | None = None
+    fc_endpoint: str | None = None
 
     def endpoint(self, region: str) -> Endpoint | None:
         """The override for ``region``, or None for the SDK's regional endpoint."""
@@ -55,7 +58,15 @@ def from_environ(environ: Mapping[str, str] | None = None) -> Settings:
         default_endpoint=parse_endpoint(env["RENEWER_ALIBABA_ENDPOINT"], "RENEWER_ALIBABA_ENDPOINT")
         if env.get("RENEWER_ALIBABA_ENDPOINT", "").strip()
         else None,
+        fc_endpoint=_fc_endpoint(env.get("RENEWER_FC_ENDPOINT", "")),
     )
+
+
+def _fc_endpoint(value: str) -> str | None:
+    if not value.strip():
+        return None
+    endpoint = parse_endpoint(value, "RENEWER_FC_ENDPOINT")
+    return f"{endpoint.protocol}://{endpoint.host}"
 
 
 def _config_text(env: Mapping[str, str]) -> str:

@@ -69,6 +69,7 @@ def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
         "failed": 2,
         "dry_run": 0,
         "not_attempted": 0,
+        "delegated": 0,
     }
     errors = {k["key_id"]: k["error"]["code"] for k in result.report["keys"] if k["error"]}
     assert errors == {not_external: "NotExternal", doomed: "PendingDeletion"}

@@ -127,6 +127,7 @@ def test_summarize_counts_every_outcome() -> None:
         "failed": 1,
         "dry_run": 0,
         "not_attempted": 0,
+        "delegated": 0,
     }
     assert report.summarize([]) == dict.fromkeys(report.OUTCOMES, 0)
 
@@ -169,6 +170,7 @@ def test_report_shape() -> None:
         "failed": 1,
         "dry_run": 0,
         "not_attempted": 0,
+        "delegated": 0,
     }
     assert [k["key_id"] for k in built["keys"]] == ["key-1", "key-2", "key-3"]
     assert built["keys"][0]["expires_after"] == "2027-04-15T08:00:00Z"
@@ -205,7 +207,7 @@ def test_render_table() -> None:
     assert rows[1].split() == ["payments", "cn-hangzhou", "key-2", "Enabled", "never", "-", "skip", "skipped"]
     assert rows[2].split() == ["payments", "cn-hangzhou", "key-3", "?", "?", "-", "-", "failed", "(KcvMismatch)"]
     assert blank == ""
-    assert summary == "renewed 1, recovered 0, skipped 1, failed 1, dry_run 0, not_attempted 0"
+    assert summary == "renewed 1, recovered 0, skipped 1, failed 1, dry_run 0, not_attempted 0, delegated 0"
 
 
 def test_render_table_columns_line_up() -> None:
