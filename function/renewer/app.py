@@ -25,6 +25,7 @@ from renewer.executor import log_key, run_keys
 from renewer.fanout import FcInvoker, fan_out, fc_endpoint, select_shard
 from renewer.flow import ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key, urgency
 from renewer.logs import log_event
+from renewer.progress import Progress
 from renewer.redact import Redactor
 from renewer.report import KeyResult, build
 from renewer.retry import Backoff, Caller, CallStats
@@ -73,6 +74,7 @@ def run(
     account_id: str | None = None,
     timeout: float | None = None,
     backoff: Backoff | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """Renew every selected key; returns the report (see :mod:`renewer.report`).
 
@@ -107,6 +109,8 @@ def run(
         concurrency=concurrency,
         clock=clock,
         deadline=deadline,
+        progress=progress,
+        phase="plan",
     )
     due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
     shards = None
@@ -120,6 +124,8 @@ def run(
         concurrency=concurrency,
         clock=clock,
         deadline=deadline,
+        progress=progress,
+        phase="renew",
     )
     results = [result for _, result in items]
     finished = clock.now()

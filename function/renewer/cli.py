@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -19,6 +20,7 @@ from renewer.context import from_environ as context_from_environ
 from renewer.errors import RenewalFailedError, RenewerError
 from renewer.events import Options
 from renewer.handler import credentials_from_context, handler
+from renewer.progress import TerminalProgress
 
 COLUMNS = ("material", "region", "key", "state", "expires", "days left", "decision", "outcome")
 
@@ -31,6 +33,9 @@ def main(argv: list[str] | None = None) -> int:
     run_p.add_argument("--force", action="store_true", help="renew keys that are not yet due")
     run_p.add_argument("--material", action="append", dest="materials", help="only this material (repeatable)")
     run_p.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    run_p.add_argument(
+        "--verbose", action="store_true", help="log every key (the default on a terminal is a progress bar)"
+    )
     plan_p = sub.add_parser("plan", help="a dry run: every key's state, expiry, days left and decision")
     plan_p.add_argument("--material", action="append", dest="materials")
     plan_p.add_argument("--json", action="store_true")
@@ -49,8 +54,16 @@ def main(argv: list[str] | None = None) -> int:
             trigger=f"cli:{args.command}",
         )
         context = context_from_environ()
+        progress = None
+        if sys.stderr.isatty() and not getattr(args, "verbose", False):
+            progress = TerminalProgress()
+            logs.get_logger().setLevel(logging.WARNING)  # the bar replaces the per-key lines
         report = app.run(
-            settings.from_environ(), options, credentials=credentials_from_context(context), home_region=context.region
+            settings.from_environ(),
+            options,
+            credentials=credentials_from_context(context),
+            home_region=context.region,
+            progress=progress,
         )
     except RenewerError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)

@@ -15,6 +15,7 @@ from renewer.clock import Clock
 from renewer.config import MaterialSpec
 from renewer.deadline import Deadline
 from renewer.logs import log_event
+from renewer.progress import Progress
 from renewer.report import KeyResult, iso
 from renewer.retry import CallStats
 
@@ -47,8 +48,12 @@ def run_keys(
     concurrency: int,
     clock: Clock,
     deadline: Deadline,
+    progress: Progress | None = None,
+    phase: str = "",
 ) -> None:
     pace = Pace()
+    if progress is not None and items:
+        progress.start(phase, len(items))
 
     def task(spec: MaterialSpec, result: KeyResult) -> None:
         if not deadline.allows(pace.expected()):
@@ -66,6 +71,8 @@ def run_keys(
                 pace.record(elapsed)
         if result.outcome is not None:
             log_key(result)
+        if progress is not None:
+            progress.advance()
 
     by_region: dict[str, list[Item]] = {}
     for spec, result in items:
@@ -83,6 +90,8 @@ def run_keys(
     finally:
         for pool in pools:
             pool.shutdown(wait=True)
+        if progress is not None and items:
+            progress.finish()
 
 
 def log_key(result: KeyResult) -> None:

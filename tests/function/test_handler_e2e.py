@@ -467,3 +467,46 @@ def test_a_key_claimed_by_two_materials_gets_neither(cloud: Cloud, invoke) -> No
     result = invoke(cfg)
     assert {k["error"]["code"] for k in result.report["keys"]} == {"AmbiguousMaterial"}
     assert not result.actions("ImportKeyMaterial")
+
+
+def test_cli_run_on_a_terminal_shows_a_progress_bar(cloud: Cloud, tmp_path) -> None:
+    """On a terminal, ``python -m renewer run`` draws a bar on stderr instead of per-key log lines."""
+    import pty
+    import subprocess
+    import sys
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    keys = [cloud.key_with_material(MATERIAL, 5) for _ in range(3)]
+    env = {
+        "PATH": os.environ["PATH"],
+        "RENEWER_CONFIG": json.dumps(payments(*keys)),
+        "RENEWER_ALIBABA_ENDPOINT": cloud.emulator.endpoint("cn-hangzhou"),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    }
+    leader, follower = pty.openpty()
+    done = subprocess.run(
+        [sys.executable, "-m", "renewer", "run"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=follower,
+        timeout=60,
+        text=True,
+    )
+    os.close(follower)
+    terminal = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        terminal += chunk
+    os.close(leader)
+    assert done.returncode == 0
+    screen = terminal.decode()
+    assert "renew  [" in screen and "3/3 keys" in screen
+    assert '"event": "key"' not in screen
+    assert "renewed 3" in done.stdout

@@ -180,3 +180,19 @@ def test_run_keys_in_order_until_the_deadline(clock: ManualClock) -> None:
     assert order == ["k0", "k1", "k2", "k3"]
     assert [r.outcome for r in results] == ["renewed"] * 4 + ["not_attempted"] * 2
     assert results[0].seconds == 10
+
+
+def test_terminal_progress_draws_a_bar() -> None:
+    import io
+
+    from renewer.progress import TerminalProgress
+
+    out = io.StringIO()
+    bar = TerminalProgress(out)
+    bar.start("renew", 4)
+    for _ in range(4):
+        bar.advance()
+    bar.finish()
+    frames = out.getvalue().split("\r")
+    assert frames[-1].startswith("renew  [" + "#" * 30 + "] 4/4 keys")
+    assert "[" + "#" * 15 + "." * 15 + "] 2/4 keys" in out.getvalue()
