@@ -32,6 +32,9 @@ EXPECTED_GRANTS = {
     "kms:Decrypt": {"Ref": "KmsKeyArnPattern"},  # the optional canary verification only
     "kms:GetSecretValue": {"Ref": "SecretArnPattern"},
     "cms:PutCustomMetric": "*",  # CloudMonitor has no resource-level permission for it
+    "kms:ListKeys": "*",  # tag discovery only; ListKeys has no per-key resource
+    "kms:ListResourceTags": {"Ref": "KmsKeyArnPattern"},  # tag discovery only
+    "fc:InvokeFunction": "acs:fc:*:*:services/byok-renewer/functions/renewer",  # fan-out only: itself
 }
 
 EXPECTED_EVENT_FILES = {
