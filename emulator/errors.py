@@ -11,11 +11,12 @@ from __future__ import annotations
 class ServiceError(Exception):
     """An error the real service would return: its ``Code``, ``Message`` and HTTP status."""
 
-    def __init__(self, code: str, message: str, http_status: int = 400) -> None:
+    def __init__(self, code: str, message: str, http_status: int = 400, reason: str = "") -> None:
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.http_status = http_status
+        self.reason = reason  # a finer cause, for protocols that name it (AWS: IncorrectKeyMaterial, ...)
 
 
 def missing_parameter(name: str) -> ServiceError:
@@ -70,8 +71,9 @@ def expired_import_token() -> ServiceError:
     return ServiceError("ExpiredImportToken", "The import token has expired; call GetParametersForImport again.", 400)
 
 
-def invalid_key_material(detail: str) -> ServiceError:
-    return ServiceError("InvalidKeyMaterial", f"The key material is invalid: {detail}.", 400)
+def invalid_key_material(detail: str, reason: str) -> ServiceError:
+    """``reason``: ``undecryptable``, ``size`` or ``mismatch`` (different from the key's material)."""
+    return ServiceError("InvalidKeyMaterial", f"The key material is invalid: {detail}.", 400, reason)
 
 
 def invalid_ciphertext() -> ServiceError:

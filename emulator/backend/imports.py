@@ -26,14 +26,15 @@ from emulator.backend.model import (
     PENDING_IMPORT,
     ImportToken,
 )
-from renewer.wrapping import MATERIAL_BYTES, WrappingAlgorithm, unwrap
+from renewer.wrapping import ALIBABA_ALGORITHMS, MATERIAL_BYTES, WrappingAlgorithm, unwrap
 
 if TYPE_CHECKING:
     from emulator.backend.kms import KmsBackend
     from emulator.backend.model import Key
 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
-WRAPPING_KEY_SPECS = ("RSA_2048",)
+WRAPPING_KEY_SPECS = {"alibaba": ("RSA_2048",), "aws": ("RSA_2048", "RSA_3072", "RSA_4096")}
+ALGORITHMS = {"alibaba": ALIBABA_ALGORITHMS, "aws": frozenset(WrappingAlgorithm)}
 
 
 class WrappingKeySource:
@@ -49,19 +50,20 @@ class WrappingKeySource:
 
     def __init__(self, reuse: bool = False) -> None:
         self.reuse = reuse
-        self._pool: list[rsa.RSAPrivateKey] = []
+        self._pools: dict[int, list[rsa.RSAPrivateKey]] = {}
         self._next = 0
         self._lock = threading.Lock()
 
-    def next(self) -> rsa.RSAPrivateKey:
+    def next(self, bits: int = 2048) -> rsa.RSAPrivateKey:
         if not self.reuse:
-            return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            return rsa.generate_private_key(public_exponent=65537, key_size=bits)
         with self._lock:
-            if len(self._pool) < self.POOL:
-                self._pool.append(rsa.generate_private_key(public_exponent=65537, key_size=2048))
-                return self._pool[-1]
+            pool = self._pools.setdefault(bits, [])
+            if len(pool) < self.POOL:
+                pool.append(rsa.generate_private_key(public_exponent=65537, key_size=bits))
+                return pool[-1]
             self._next = (self._next + 1) % self.POOL
-            return self._pool[self._next]
+            return pool[self._next]
 
 
 class ImportMixin:
@@ -86,14 +88,17 @@ class ImportMixin:
     def get_parameters_for_import(
         self: KmsBackend, key_id: str, wrapping_algorithm: str, wrapping_key_spec: str
     ) -> ImportToken:
+        key = self._importable(key_id)
         try:
             algorithm = WrappingAlgorithm(wrapping_algorithm)
         except ValueError as exc:
             raise errors.invalid_parameter("WrappingAlgorithm") from exc
-        if wrapping_key_spec not in WRAPPING_KEY_SPECS:
-            raise errors.invalid_parameter("WrappingKeySpec", "Expected RSA_2048.")
-        key = self._importable(key_id)
-        private_key = self.wrapping_keys.next()
+        if algorithm not in ALGORITHMS[key.flavor]:
+            raise errors.invalid_parameter("WrappingAlgorithm", f"{algorithm.value} is not offered here.")
+        if wrapping_key_spec not in WRAPPING_KEY_SPECS[key.flavor]:
+            specs = ", ".join(WRAPPING_KEY_SPECS[key.flavor])
+            raise errors.invalid_parameter("WrappingKeySpec", f"Expected one of {specs}.")
+        private_key = self.wrapping_keys.next(int(wrapping_key_spec.split("_")[1]))
         token = ImportToken(
             token=base64.b64encode(secrets.token_bytes(48)).decode(),
             key_id=key.key_id,
@@ -134,9 +139,11 @@ class ImportMixin:
         try:
             material = unwrap(token.private_key(), encrypted_key_material, WrappingAlgorithm(token.algorithm))
         except ValueError as exc:
-            raise errors.invalid_key_material("it does not decrypt with the import token's wrapping key") from exc
+            raise errors.invalid_key_material(
+                "it does not decrypt with the import token's wrapping key", "undecryptable"
+            ) from exc
         if len(material) != MATERIAL_BYTES:
-            raise errors.invalid_key_material(f"expected 256 bits, got {len(material) * 8}")
+            raise errors.invalid_key_material(f"expected 256 bits, got {len(material) * 8}", "size")
         fingerprint = hashlib.sha256(material).hexdigest()
         with self.lock:
             key = self._importable(key.key_id)
@@ -145,8 +152,11 @@ class ImportMixin:
             ):
                 # NOTE: the reference names no separate code for this case; InvalidKeyMaterial is
                 # what the service returns for material it will not accept.
-                raise errors.invalid_key_material("it differs from the material previously imported into this key")
+                raise errors.invalid_key_material(
+                    "it differs from the material previously imported into this key", "mismatch"
+                )
             key.material = material
+            key.key_material_id = key.key_material_id or secrets.token_hex(32)
             key.material_fingerprint = fingerprint
             key.material_expire = float(expire_unix) if expire_unix else None
             if key.state == PENDING_IMPORT:

@@ -15,6 +15,7 @@ import os
 import secrets
 import string
 import threading
+import uuid
 from collections.abc import Callable, Iterable
 
 from cryptography.exceptions import InvalidTag
@@ -35,6 +36,7 @@ from emulator.backend.store import Store
 from emulator.clock import Clock
 
 ALIAS_PREFIX = "alias/"
+AWS_ACCOUNT_ID = "123456789012"
 _BLOB_MAGIC = b"\x01EMU"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 PROTECTION_LEVELS = ("SOFTWARE", "HSM")
@@ -46,6 +48,7 @@ class KmsBackend(ImportMixin):
     ) -> None:
         self.region = region
         self.account_id = account_id
+        self.aws_account_id = AWS_ACCOUNT_ID
         self.clock = clock
         self.store = store
         self.lock = threading.RLock()
@@ -105,7 +108,7 @@ class KmsBackend(ImportMixin):
             if alias not in self.aliases:
                 raise errors.alias_not_found(alias)
             key_id = self.aliases[alias]
-        elif key_id.startswith("acs:kms:"):
+        elif key_id.startswith(("acs:kms:", "arn:aws:kms:")):
             key_id = key_id.rsplit("/", 1)[-1]
         with self.lock:
             key = self.keys.get(key_id)
@@ -129,6 +132,7 @@ class KmsBackend(ImportMixin):
         protection_level: str = "SOFTWARE",
         description: str = "",
         tags: dict[str, str] | None = None,
+        flavor: str = "alibaba",
     ) -> Key:
         if origin not in (ORIGIN_KMS, ORIGIN_EXTERNAL):
             raise errors.invalid_parameter("Origin", f"Expected {ORIGIN_KMS} or {ORIGIN_EXTERNAL}.")
@@ -140,15 +144,21 @@ class KmsBackend(ImportMixin):
             raise errors.invalid_parameter("KeyUsage", "Aliyun_AES_256 keys support ENCRYPT/DECRYPT only.")
         if protection_level not in PROTECTION_LEVELS:
             raise errors.invalid_parameter("ProtectionLevel", "Expected SOFTWARE or HSM.")
-        suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
-        key_id = f"key-{self.region.split('-')[-1][:3]}{suffix}"
+        if flavor == "aws":
+            key_id = str(uuid.uuid4())
+            arn = f"arn:aws:kms:{self.region}:{self.aws_account_id}:key/{key_id}"
+        else:
+            suffix = "".join(secrets.choice(_ID_ALPHABET) for _ in range(20))
+            key_id = f"key-{self.region.split('-')[-1][:3]}{suffix}"
+            arn = f"acs:kms:{self.region}:{self.account_id}:key/{key_id}"
         key = Key(
             key_id=key_id,
-            arn=f"acs:kms:{self.region}:{self.account_id}:key/{key_id}",
+            arn=arn,
+            flavor=flavor,
             origin=origin,
             state=PENDING_IMPORT if origin == ORIGIN_EXTERNAL else ENABLED,
             creation=self.clock.now(),
-            creator=self.account_id,
+            creator=self.aws_account_id if flavor == "aws" else self.account_id,
             description=description,
             key_spec=key_spec,
             key_usage=key_usage,
@@ -232,7 +242,9 @@ class KmsBackend(ImportMixin):
             self.aliases[alias_name] = key.key_id
             self.store.save(self.region, "alias", alias_name, {"name": alias_name, "key_id": key.key_id})
 
-    def alias_arn(self, alias_name: str) -> str:
+    def alias_arn(self, alias_name: str, flavor: str = "alibaba") -> str:
+        if flavor == "aws":
+            return f"arn:aws:kms:{self.region}:{self.aws_account_id}:{alias_name}"
         return f"acs:kms:{self.region}:{self.account_id}:{alias_name}"
 
     def list_aliases(self, key_id: str | None = None) -> list[tuple[str, str]]:

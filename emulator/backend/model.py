@@ -45,6 +45,8 @@ class Key:
     delete_at: float | None = None
     state_before_deletion: str | None = None
     tags: dict[str, str] = field(default_factory=dict)
+    flavor: str = "alibaba"  # "alibaba" or "aws": id and ARN formats, wrapping choices
+    key_material_id: str | None = None  # AWS: stays the same for every import of the same material
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)

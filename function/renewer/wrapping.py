@@ -2,15 +2,18 @@
 
 One explicit mapping from the KMS algorithm name to a ``cryptography`` padding object. OAEP with
 SHA-256 (for both the hash and MGF1) is the default; PKCS#1 v1.5 is legacy and supported only
-because KMS still offers it.
+because KMS still offers it. AWS KMS also offers the two-step ``RSA_AES_KEY_WRAP_SHA_*``: a fresh
+AES-256 key is RSA-OAEP-wrapped, and wraps the material with AES Key Wrap with Padding (RFC 5649);
+the blob is the wrapped AES key followed by the wrapped material.
 """
 
 from __future__ import annotations
 
 import base64
+import os
 from enum import Enum
 
-from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives import hashes, keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
@@ -21,14 +24,25 @@ class WrappingAlgorithm(str, Enum):
     RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
     RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
     RSAES_PKCS1_V1_5 = "RSAES_PKCS1_V1_5"  # legacy
+    RSA_AES_KEY_WRAP_SHA_256 = "RSA_AES_KEY_WRAP_SHA_256"  # AWS KMS only
+    RSA_AES_KEY_WRAP_SHA_1 = "RSA_AES_KEY_WRAP_SHA_1"  # AWS KMS only
+
+    @property
+    def two_step(self) -> bool:
+        return self in (WrappingAlgorithm.RSA_AES_KEY_WRAP_SHA_256, WrappingAlgorithm.RSA_AES_KEY_WRAP_SHA_1)
+
+
+ALIBABA_ALGORITHMS = frozenset(
+    {WrappingAlgorithm.RSAES_OAEP_SHA_256, WrappingAlgorithm.RSAES_OAEP_SHA_1, WrappingAlgorithm.RSAES_PKCS1_V1_5}
+)
 
 
 def padding_for(algorithm: WrappingAlgorithm) -> padding.AsymmetricPadding:
     """The RSA padding that ``algorithm`` names, with every parameter spelled out."""
     match WrappingAlgorithm(algorithm):
-        case WrappingAlgorithm.RSAES_OAEP_SHA_256:
+        case WrappingAlgorithm.RSAES_OAEP_SHA_256 | WrappingAlgorithm.RSA_AES_KEY_WRAP_SHA_256:
             return padding.OAEP(mgf=padding.MGF1(hashes.SHA256()), algorithm=hashes.SHA256(), label=None)
-        case WrappingAlgorithm.RSAES_OAEP_SHA_1:
+        case WrappingAlgorithm.RSAES_OAEP_SHA_1 | WrappingAlgorithm.RSA_AES_KEY_WRAP_SHA_1:
             # SHA-1 inside OAEP is still sound; offered because KMS offers it.
             sha1 = hashes.SHA1()  # noqa: S303
             return padding.OAEP(mgf=padding.MGF1(sha1), algorithm=sha1, label=None)
@@ -47,11 +61,24 @@ def load_public_key(public_key_b64: str) -> rsa.RSAPublicKey:
 
 def wrap(public_key: rsa.RSAPublicKey, material: bytes, algorithm: WrappingAlgorithm) -> bytes:
     """Encrypt ``material`` under the KMS import public key."""
+    algorithm = WrappingAlgorithm(algorithm)
+    if algorithm.two_step:
+        transport_key = os.urandom(32)
+        wrapped_key = public_key.encrypt(transport_key, padding_for(algorithm))
+        return wrapped_key + keywrap.aes_key_wrap_with_padding(transport_key, material)
     return public_key.encrypt(material, padding_for(algorithm))
 
 
 def unwrap(private_key: rsa.RSAPrivateKey, blob: bytes, algorithm: WrappingAlgorithm) -> bytes:
     """Decrypt a wrapped blob; raises ``ValueError`` when it does not decrypt."""
+    algorithm = WrappingAlgorithm(algorithm)
+    if algorithm.two_step:
+        size = private_key.key_size // 8
+        transport_key = private_key.decrypt(blob[:size], padding_for(algorithm))
+        try:
+            return keywrap.aes_key_unwrap_with_padding(transport_key, blob[size:])
+        except keywrap.InvalidUnwrap as exc:
+            raise ValueError("the wrapped key material does not unwrap") from exc
     return private_key.decrypt(blob, padding_for(algorithm))
 
 
