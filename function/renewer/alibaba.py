@@ -9,9 +9,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
-from email.utils import parsedate_to_datetime
 from typing import Any, TypeVar
 
 from alibabacloud_kms20160120 import models as kms_models
@@ -24,46 +21,9 @@ from renewer.credentials import Credentials
 from renewer.errors import CloudError
 from renewer.retry import Caller
 from renewer.settings import Settings
+from renewer.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
 
 T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class KeyInfo:
-    key_id: str
-    arn: str
-    origin: str
-    state: str
-    expires: float | None  # unix seconds; None = never expires (or never imported)
-    server_time: float | None = None  # the response's Date header, for the clock sanity check
-
-
-@dataclass(frozen=True)
-class ImportParameters:
-    key_id: str
-    public_key: str  # base64 DER SubjectPublicKeyInfo
-    token: str
-    token_expires: float | None
-
-    def __repr__(self) -> str:
-        return f"ImportParameters(key_id={self.key_id!r}, token=<redacted>)"
-
-
-def parse_http_date(headers: dict[str, str] | None) -> float | None:
-    value = (headers or {}).get("date") or (headers or {}).get("Date")
-    if not value:
-        return None
-    try:
-        return parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_time(text: str | None) -> float | None:
-    """``yyyy-MM-ddTHH:mm:ssZ`` (empty = none) to unix seconds."""
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 @contextmanager
@@ -176,6 +136,7 @@ class AlibabaKms:
         return ImportParameters(body.key_id, body.public_key, body.import_token, parse_time(body.token_expire_time))
 
     def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> None:
+        """Alibaba Cloud KMS reports no key material id: returns None."""
         request = kms_models.ImportKeyMaterialRequest(
             key_id=key_id, encrypted_key_material=wrapped_b64, import_token=token, key_material_expire_unix=expire_unix
         )

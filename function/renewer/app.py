@@ -8,13 +8,13 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from renewer import metrics
-from renewer.alibaba import AlibabaClients
 from renewer.budget import Budgets
 from renewer.clock import Clock, SystemClock
+from renewer.clouds import Clouds
 from renewer.config import Config, MaterialSpec
 from renewer.credentials import Credentials, default_credentials
 from renewer.deadline import Deadline
@@ -86,10 +86,10 @@ def run(
     config = settings.config
     specs = select_materials(config, options.materials)
     callers = Callers(config, clock, deadline, backoff)
-    clients = AlibabaClients(settings, credentials, callers)
+    clouds = Clouds(settings, credentials, callers)
     redactor = Redactor()
-    cache = MaterialCache(lambda spec: build_source(spec.source, clients.kms, environ), redactor)
-    ctx = RunContext(options, clients.kms, cache, clock, redactor, ClockCheck(clock))
+    cache = MaterialCache(lambda spec: build_source(spec.source, clouds, environ), redactor)
+    ctx = RunContext(options, clouds.kms, cache, clock, redactor, ClockCheck(clock))
     for warning in config.warnings:
         log_event("warning", message=warning)
 
@@ -98,8 +98,8 @@ def run(
     if options.shard is not None:  # a fan-out worker: exactly the keys it was given
         items = select_shard(options.shard, specs)
     else:
-        items = [(spec, KeyResult(spec.name, t.region, t.key_id)) for spec in specs for t in spec.keys]
-        items += discover(specs, items, clients.kms, concurrency)
+        items = [(spec, KeyResult(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
+        items += discover(specs, items, clouds.alibaba_kms, concurrency)
     for _, result in items:
         if result.outcome is not None:  # failed in discovery
             log_key(result)
@@ -133,9 +133,9 @@ def run(
     warnings = [*config.warnings, *ctx.clock_check.warnings]
     for warning in ctx.clock_check.warnings:
         log_event("warning", message=warning)
-    sent: dict[str, Any] = {"sent": False, "destination": None, "error": None}
+    sent: dict[str, Any] = {"sent": False, "destinations": [], "error": None}
     if not options.dry_run:
-        sent = _send_metrics(config, clients, metrics.build(results, finished), finished, home_region, specs)
+        sent = _send_metrics(config, clouds, metrics.build(results, finished), finished, home_region, specs)
     api = {
         "calls": callers.stats.calls,
         "retries": callers.stats.retries,
@@ -184,21 +184,45 @@ def _fan_out(
 
 def _send_metrics(
     config: Config,
-    clients: AlibabaClients,
+    clouds: Clouds,
     data: list[metrics.Datum],
     now: float,
     home_region: str | None,
     specs: list[MaterialSpec],
 ) -> dict[str, Any]:
+    """The log line always; CloudMonitor and CloudWatch when configured. A failure is logged and
+    reported, never raised: metrics must not turn a good renewal into a failed one."""
     log_event("metrics", data=metrics.as_log(data))
-    cms = config.metrics
-    if not cms.cloudmonitor:
-        return {"destination": "log", "sent": True, "error": None}
-    region = cms.cloudmonitor_region or home_region or specs[0].keys[0].region
-    destination = f"cloudmonitor:{region}"
-    try:
-        metrics.CloudMonitorSink(clients.cms(region), cms.cloudmonitor_group_id or 0).send(data, now)
-    except RenewerError as exc:
-        log_event("metrics_failed", code=exc.code, message=exc.message)
-        return {"destination": destination, "sent": False, "error": f"{exc.code}: {exc.message}"}
-    return {"destination": destination, "sent": True, "error": None}
+    cfg = config.metrics
+    sinks: list[tuple[str, Callable[[], None]]] = []
+    if cfg.cloudmonitor:
+        region = cfg.cloudmonitor_region or home_region or _first_region(specs, "alibaba")
+        sink = metrics.CloudMonitorSink(clouds.cms(region), cfg.cloudmonitor_group_id or 0)
+        sinks.append((f"cloudmonitor:{region}", lambda: sink.send(data, now)))
+    if cfg.cloudwatch:
+        region = cfg.cloudwatch_region or _first_region(specs, "aws")
+        namespace = cfg.cloudwatch_namespace or ""
+        sinks.append(
+            (
+                f"cloudwatch:{region}",
+                lambda: metrics.send_cloudwatch(clouds.aws.cloudwatch(region), namespace, data, now),
+            )
+        )
+    destinations = [{"destination": "log", "sent": True, "error": None}]
+    for name, deliver in sinks:
+        try:
+            deliver()
+            destinations.append({"destination": name, "sent": True, "error": None})
+        except RenewerError as exc:
+            log_event("metrics_failed", destination=name, code=exc.code, message=exc.message)
+            destinations.append({"destination": name, "sent": False, "error": f"{exc.code}: {exc.message}"})
+    errors = [d["error"] for d in destinations if d["error"]]
+    return {"sent": not errors, "destinations": destinations, "error": "; ".join(errors) or None}
+
+
+def _first_region(specs: list[MaterialSpec], cloud: str) -> str:
+    for spec in specs:
+        for key in spec.keys:
+            if key.cloud == cloud:
+                return key.region
+    return specs[0].keys[0].region if specs and specs[0].keys else "cn-hangzhou"

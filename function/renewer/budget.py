@@ -34,7 +34,8 @@ class RateLimiter:
 
 
 class Budgets:
-    """One :class:`RateLimiter` per region, made on first use."""
+    """One :class:`RateLimiter` per region of each cloud (``alibaba:cn-hangzhou``), made on first use;
+    ``qps_for`` is keyed by region name."""
 
     def __init__(self, qps_for: dict[str, float] | None, default_qps: float, clock: Clock) -> None:
         self._qps_for = dict(qps_for or {})
@@ -43,8 +44,9 @@ class Budgets:
         self._limiters: dict[str, RateLimiter] = {}
         self._lock = threading.Lock()
 
-    def for_region(self, region: str) -> RateLimiter:
+    def for_region(self, name: str) -> RateLimiter:
+        region = name.rpartition(":")[2]
         with self._lock:
-            if region not in self._limiters:
-                self._limiters[region] = RateLimiter(self._qps_for.get(region, self._default), self._clock)
-            return self._limiters[region]
+            if name not in self._limiters:
+                self._limiters[name] = RateLimiter(self._qps_for.get(region, self._default), self._clock)
+            return self._limiters[name]

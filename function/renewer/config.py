@@ -12,13 +12,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from renewer.errors import ConfigError
-from renewer.wrapping import WrappingAlgorithm
+from renewer.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm
 
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 KCV_RE = re.compile(r"^[0-9A-Fa-f]{6}$")
 VERIFY_MODES = ("describe", "canary")
+CLOUDS = ("alibaba", "aws")
+AWS_MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead
 SOURCE_FIELDS = {
     "alibaba-secret": ({"name", "region"}, {"version_stage"}),
+    "aws-secret": ({"name", "region"}, {"version_stage"}),
     "env": ({"var"}, set()),
     "file": ({"path"}, set()),
 }
@@ -81,10 +84,16 @@ class MaterialSpec:
 class MetricsConfig:
     cloudmonitor_group_id: int | None = None
     cloudmonitor_region: str | None = None
+    cloudwatch_namespace: str | None = None
+    cloudwatch_region: str | None = None
 
     @property
     def cloudmonitor(self) -> bool:
         return self.cloudmonitor_group_id is not None
+
+    @property
+    def cloudwatch(self) -> bool:
+        return self.cloudwatch_namespace is not None
 
 
 @dataclass(frozen=True)
@@ -116,6 +125,22 @@ class Config:
     warnings: tuple[str, ...] = ()
     limits: Limits = Limits()
     fanout: Fanout | None = None
+
+    @property
+    def uses_aws(self) -> bool:
+        """Whether anything configured lives in AWS (only then is boto3 imported)."""
+        return self.metrics.cloudwatch or any(
+            spec.source.type == "aws-secret" or any(k.cloud == "aws" for k in spec.keys) for spec in self.materials
+        )
+
+    @property
+    def uses_alibaba(self) -> bool:
+        return self.metrics.cloudmonitor or any(
+            spec.source.type == "alibaba-secret"
+            or spec.discover is not None
+            or any(k.cloud == "alibaba" for k in spec.keys)
+            for spec in self.materials
+        )
 
     def material(self, name: str) -> MaterialSpec:
         for spec in self.materials:
@@ -187,7 +212,24 @@ def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str
         raise ConfigError(f"{where}.keys: expected a non-empty list (or a 'discover' section)")
     targets = tuple(_key(k, f"{where}.keys[{i}]") for i, k in enumerate(keys))
     source = _source(raw.get("source"), f"{where}.source")
+    _check_clouds(targets, policy, discover, where)
     return MaterialSpec(name, source, targets, policy, kcv.upper() if kcv else None, discover)
+
+
+def _check_clouds(targets: tuple[KeyTarget, ...], policy: Policy, discover: Discovery | None, where: str) -> None:
+    """What one cloud cannot do: ValidTo beyond 365 days in AWS, AES key wrap in Alibaba Cloud."""
+    aws = [i for i, t in enumerate(targets) if t.cloud == "aws"]
+    if aws and policy.validity_days > AWS_MAX_VALIDITY_DAYS:
+        raise ConfigError(
+            f"{where}: validity_days ({policy.validity_days}) exceeds {AWS_MAX_VALIDITY_DAYS}, the most AWS KMS "
+            f"accepts for ValidTo (keys[{aws[0]}] is an AWS key)"
+        )
+    alibaba = [i for i, t in enumerate(targets) if t.cloud == "alibaba"]
+    if policy.wrapping_algorithm not in ALIBABA_ALGORITHMS and (alibaba or discover is not None):
+        raise ConfigError(
+            f"{where}.wrapping_algorithm: {policy.wrapping_algorithm.value} is offered by AWS KMS only, and this "
+            "material has Alibaba Cloud keys"
+        )
 
 
 def _discovery(raw: Any, where: str) -> Discovery:
@@ -252,18 +294,19 @@ def _key(raw: Any, where: str) -> KeyTarget:
         raise ConfigError(f"{where}: expected a mapping with region and key_id")
     _only(raw, {"region", "key_id", "cloud"}, where)
     cloud = raw.get("cloud", "alibaba")
-    if cloud != "alibaba":
-        raise ConfigError(f"{where}.cloud: only 'alibaba' is supported, got {cloud!r}")
+    if cloud not in CLOUDS:
+        raise ConfigError(f"{where}.cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
     return KeyTarget(_region(_str(raw, "region", where), f"{where}.region"), _str(raw, "key_id", where), cloud)
 
 
 def _metrics(raw: Any) -> MetricsConfig:
     if not isinstance(raw, dict):
         raise ConfigError("metrics: expected a mapping")
-    _only(raw, {"cloudmonitor"}, "metrics")
+    _only(raw, {"cloudmonitor", "cloudwatch"}, "metrics")
     cms = raw.get("cloudmonitor")
+    cloudwatch = _cloudwatch(raw.get("cloudwatch"))
     if cms is None:
-        return MetricsConfig()
+        return MetricsConfig(None, None, *cloudwatch)
     if not isinstance(cms, dict):
         raise ConfigError("metrics.cloudmonitor: expected a mapping like {group_id: 0}")
     _only(cms, {"group_id", "region"}, "metrics.cloudmonitor")
@@ -273,7 +316,20 @@ def _metrics(raw: Any) -> MetricsConfig:
     region = cms.get("region")
     if region is not None:
         _region(region, "metrics.cloudmonitor.region")
-    return MetricsConfig(group, region)
+    return MetricsConfig(group, region, *cloudwatch)
+
+
+def _cloudwatch(raw: Any) -> tuple[str | None, str | None]:
+    if raw is None:
+        return None, None
+    if not isinstance(raw, dict):
+        raise ConfigError("metrics.cloudwatch: expected a mapping like {namespace: BYOK/Renewer}")
+    _only(raw, {"namespace", "region"}, "metrics.cloudwatch")
+    namespace = _str(raw, "namespace", "metrics.cloudwatch")
+    region = raw.get("region")
+    if region is not None:
+        _region(region, "metrics.cloudwatch.region")
+    return namespace, region
 
 
 def _limits(raw: Any) -> Limits:

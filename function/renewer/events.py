@@ -23,6 +23,7 @@ class ShardKey:
     material: str
     region: str
     key_id: str
+    cloud: str = "alibaba"
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ class Shard:
     keys: tuple[ShardKey, ...]
 
     def to_json(self) -> dict[str, Any]:
-        keys = [{"material": k.material, "region": k.region, "key_id": k.key_id} for k in self.keys]
+        keys = [{"material": k.material, "cloud": k.cloud, "region": k.region, "key_id": k.key_id} for k in self.keys]
         return {"id": self.id, "of": self.of, "keys": keys}
 
 
@@ -115,8 +116,14 @@ def _shard(raw: dict[str, Any]) -> Shard:
     for key in keys:
         if (
             not isinstance(key, dict)
-            or set(key) != set(SHARD_KEY_FIELDS)
-            or not all(isinstance(key[f], str) and key[f] for f in SHARD_KEY_FIELDS)
+            or not set(SHARD_KEY_FIELDS) <= set(key) <= {*SHARD_KEY_FIELDS, "cloud"}
+            or not all(isinstance(v, str) and v for v in key.values())
         ):
-            raise EventError("each key of option 'shard' must be {material, region, key_id} (non-empty strings)")
-    return Shard(ids[0], ids[1], tuple(ShardKey(k["material"], k["region"], k["key_id"]) for k in keys))
+            raise EventError(
+                "each key of option 'shard' must be {material, region, key_id, cloud?} (non-empty strings)"
+            )
+    return Shard(
+        ids[0],
+        ids[1],
+        tuple(ShardKey(k["material"], k["region"], k["key_id"], k.get("cloud", "alibaba")) for k in keys),
+    )

@@ -39,7 +39,11 @@ def split(due: list[Item], size: int) -> list[Shard]:
     """Consecutive runs of ``size`` keys, in the order given (most urgent first)."""
     chunks = [due[start : start + size] for start in range(0, len(due), size)]
     return [
-        Shard(i, len(chunks), tuple(ShardKey(spec.name, r.region, r.resolved_key_id or r.key_id) for spec, r in chunk))
+        Shard(
+            i,
+            len(chunks),
+            tuple(ShardKey(spec.name, r.region, r.resolved_key_id or r.key_id, r.cloud) for spec, r in chunk),
+        )
         for i, chunk in enumerate(chunks, start=1)
     ]
 
@@ -74,7 +78,7 @@ def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
     unknown = sorted({k.material for k in shard.keys} - set(by_name))
     if unknown:
         raise ConfigError(f"shard {shard.id}/{shard.of} names material(s) not configured here: {', '.join(unknown)}")
-    return [(by_name[k.material], KeyResult(k.material, k.region, k.key_id)) for k in shard.keys]
+    return [(by_name[k.material], KeyResult(k.material, k.region, k.key_id, cloud=k.cloud)) for k in shard.keys]
 
 
 @dataclass

@@ -16,9 +16,7 @@ import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Protocol
 
-from renewer.alibaba import ImportParameters, KeyInfo
 from renewer.clock import Clock
 from renewer.config import MaterialSpec, Policy
 from renewer.errors import CloudError, KeyStateError, MaterialError, RenewerError
@@ -27,25 +25,19 @@ from renewer.material import Material
 from renewer.redact import Redactor
 from renewer.report import KeyResult, iso
 from renewer.sources import MaterialSource
+from renewer.targets import KeyInfo, KmsTarget
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 DAY = 86400
 EXPIRY_TOLERANCE_SECONDS = 60  # two runs at once may each set an expiry a moment apart
 CLOCK_SKEW_WARNING_SECONDS = 60
-STALE_TOKEN_CODES = ("ExpiredImportToken", "InvalidImportToken")
+STALE_TOKEN_CODES = (
+    "ExpiredImportToken",
+    "InvalidImportToken",
+    "ExpiredImportTokenException",  # AWS
+    "InvalidImportTokenException",
+)
 IMPORT_ATTEMPTS = 3  # fresh import parameters for each, when the token went stale
-
-
-class KmsTarget(Protocol):
-    """The KMS calls the flow makes in one region (see :class:`renewer.alibaba.AlibabaKms`)."""
-
-    def describe_key(self, key_id: str) -> KeyInfo: ...
-
-    def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters: ...
-
-    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> None: ...
-
-    def canary(self, key_id: str, plaintext: str) -> str: ...
 
 
 class MaterialCache:
@@ -110,7 +102,7 @@ class ClockCheck:
 @dataclass
 class RunContext:
     options: Options
-    kms_for: Callable[[str], KmsTarget]
+    kms_for: Callable[[str, str], KmsTarget]  # (cloud, region)
     materials: MaterialCache
     clock: Clock
     redactor: Redactor
@@ -149,10 +141,11 @@ def guarded(result: KeyResult, ctx: RunContext, step: Callable[[], None]) -> Non
 
 def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
     """Describe and decide. Leaves ``outcome`` unset for a key that needs action."""
-    kms = ctx.kms_for(result.region)
+    kms = ctx.kms_for(result.cloud, result.region)
     info = kms.describe_key(result.key_id)
     ctx.clock_check.observe(result.region, info.server_time)
     result.resolved_key_id = info.key_id
+    result.material_id = info.material_id
     result.state_before = result.state_after = info.state
     result.expires_before = result.expires_after = info.expires
     if info.origin != "EXTERNAL" and result.via == "discovery":
@@ -181,7 +174,7 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
     if ctx.options.dry_run:
         result.outcome = "dry_run"
         return
-    kms = ctx.kms_for(result.region)
+    kms = ctx.kms_for(result.cloud, result.region)
     key_id = result.resolved_key_id or result.key_id
     expire = int(ctx.clock.now()) + spec.policy.validity_days * DAY if spec.policy.validity_days else 0
     _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx.redactor)
@@ -207,13 +200,15 @@ def _import(
         wrapped = base64.b64encode(wrap(load_public_key(params.public_key), material.reveal(), algorithm)).decode()
         redactor.register(wrapped)
         try:
-            kms.import_key_material(key_id, wrapped, params.token, expire)
-            return
+            material_id = kms.import_key_material(key_id, wrapped, params.token, expire)
         except CloudError as exc:
             if exc.code in STALE_TOKEN_CODES and attempt < IMPORT_ATTEMPTS:
                 result.notes.append(f"import token rejected ({exc.code}); fetched new import parameters")
                 continue
-            if exc.code == "InvalidParameter" and "KeyMaterialExpireUnix" in exc.message:
+            rejected_expiry = (exc.code == "InvalidParameter" and "KeyMaterialExpireUnix" in exc.message) or (
+                exc.code == "ValidationException" and "ValidTo" in exc.message
+            )
+            if rejected_expiry:
                 raise CloudError(
                     exc.code,
                     f"{exc.message} The service rejected the new expiry {iso(expire)} as earlier than its own "
@@ -222,6 +217,14 @@ def _import(
                     action=exc.action,
                 ) from exc
             raise
+        if material_id and result.material_id and material_id != result.material_id:
+            raise KeyStateError(
+                f"the key material id changed from {result.material_id} to {material_id}: this is not the "
+                "material the key had",
+                code="KeyMaterialIdChanged",
+            )
+        result.material_id = material_id or result.material_id
+        return
 
 
 def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, policy: Policy) -> KeyInfo:

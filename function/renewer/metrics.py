@@ -77,3 +77,21 @@ class CloudMonitorSink:
 
 def as_log(data: list[Datum]) -> list[dict[str, Any]]:
     return [{"name": d.name, "value": d.value, "dimensions": d.dimensions} for d in data]
+
+
+def send_cloudwatch(client: Any, namespace: str, data: list[Datum], now: float) -> None:
+    """``PutMetricData`` to CloudWatch (``client`` is :class:`renewer.aws.AwsCloudWatch`)."""
+    from datetime import datetime, timezone
+
+    stamp = datetime.fromtimestamp(now, tz=timezone.utc)
+    items = [
+        {
+            "MetricName": d.name,
+            "Dimensions": [{"Name": k, "Value": v} for k, v in sorted(d.dimensions.items())],
+            "Value": float(d.value),
+            "Unit": "Seconds" if d.name == "SecondsUntilKeyMaterialExpiration" else "Count",
+            "Timestamp": stamp,
+        }
+        for d in data
+    ]
+    client.put_metric_data(namespace, items)

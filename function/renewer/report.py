@@ -26,6 +26,7 @@ class KeyResult:
     key_id: str
     outcome: str | None = None  # one of OUTCOMES once the key is done
     via: str = "config"  # "config" (listed) or "discovery" (found by tag)
+    cloud: str = "alibaba"
     decision: str | None = None  # renew | recover | skip, once decided
     resolved_key_id: str | None = None  # the key id behind an alias
     state_before: str | None = None
@@ -35,6 +36,7 @@ class KeyResult:
     error_code: str | None = None
     error_message: str | None = None
     notes: list[str] = field(default_factory=list)
+    material_id: str | None = None  # AWS KeyMaterialId, where the service reports one
     retries: list[int] = field(default_factory=lambda: [0])  # a cell the retry wrapper counts into
     seconds: float = 0.0
 
@@ -46,6 +48,7 @@ class KeyResult:
     def to_dict(self) -> dict[str, Any]:
         return {
             "material": self.material,
+            "cloud": self.cloud,
             "region": self.region,
             "key_id": self.key_id,
             "resolved_key_id": self.resolved_key_id,
@@ -59,6 +62,7 @@ class KeyResult:
             "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
             "notes": list(self.notes),
             "retries": self.retries[0],
+            **({"key_material_id": self.material_id} if self.material_id else {}),
         }
 
 

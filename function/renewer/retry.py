@@ -34,6 +34,13 @@ TRANSIENT_CODES = frozenset(
         "InternalFailure",
         "InternalError",
         "ConnectionError",
+        # AWS
+        "ThrottlingException",
+        "KMSInternalException",
+        "DependencyTimeoutException",
+        "RequestLimitExceeded",
+        "ServiceUnavailableException",
+        "InternalServiceError",
     }
 )
 

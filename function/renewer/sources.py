@@ -99,9 +99,43 @@ class AlibabaSecretSource:
         return decode_text(data or "", self.describe())
 
 
-def build_source(
-    spec: SourceSpec, secret_reader_for: SecretReaderFactory, environ: Mapping[str, str] | None = None
-) -> MaterialSource:
+class AwsSecretReader(Protocol):
+    def get_secret(self, name: str, version_stage: str | None) -> tuple[str | None, bytes | None]: ...
+
+
+class AwsSecretSource:
+    """An AWS Secrets Manager secret: ``SecretString`` holding hex or base64, or ``SecretBinary``
+    holding the raw 32 bytes."""
+
+    def __init__(self, name: str, region: str, reader: AwsSecretReader, version_stage: str | None = None) -> None:
+        self.name = name
+        self.region = region
+        self.reader = reader
+        self.version_stage = version_stage
+
+    def describe(self) -> str:
+        return f"AWS secret {self.name} in {self.region}"
+
+    def fetch(self) -> Material:
+        try:
+            text, binary = self.reader.get_secret(self.name, self.version_stage)
+        except CloudError as exc:
+            raise MaterialError(f"{self.describe()}: {exc.code}: {exc.message}", code=exc.code) from exc
+        if binary is not None:
+            return decode_binary(binary, self.describe())
+        return decode_text(text or "", self.describe())
+
+
+class SecretReaders(Protocol):
+    """Where the secret stores are: one reader per region and cloud."""
+
+    def alibaba_secrets(self, region: str) -> SecretReader: ...
+
+    def aws_secrets(self, region: str) -> AwsSecretReader: ...
+
+
+def build_source(spec: SourceSpec, readers: SecretReaders, environ: Mapping[str, str] | None = None) -> MaterialSource:
+    stage = spec.options.get("version_stage")
     match spec.type:
         case "env":
             return EnvSource(spec.options["var"], os.environ if environ is None else environ)
@@ -109,11 +143,8 @@ def build_source(
             return FileSource(spec.options["path"])
         case "alibaba-secret":
             region = spec.options["region"]
-            return AlibabaSecretSource(
-                spec.options["name"], region, secret_reader_for(region), spec.options.get("version_stage")
-            )
+            return AlibabaSecretSource(spec.options["name"], region, readers.alibaba_secrets(region), stage)
+        case "aws-secret":
+            region = spec.options["region"]
+            return AwsSecretSource(spec.options["name"], region, readers.aws_secrets(region), stage)
     raise MaterialError(f"unsupported source type {spec.type!r}")  # config validation prevents this
-
-
-class SecretReaderFactory(Protocol):
-    def __call__(self, region: str) -> SecretReader: ...

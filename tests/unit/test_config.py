@@ -214,7 +214,7 @@ M, D = material, document  # short names keep the matrix one case a line
 NOT_REGION = "is not a region id like cn-hangzhou"
 DAYS = "expected a whole number of days >= 0, got"
 KCV = "materials[0].kcv: expected 6 hex digits (3 bytes)"
-TYPES = "materials[0].source.type: expected one of alibaba-secret, env, file, got"
+TYPES = "materials[0].source.type: expected one of alibaba-secret, aws-secret, env, file, got"
 
 BAD_DOCUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("unknown-top-level", D(colour=1), "configuration: unknown field(s) 'colour'"),
@@ -272,7 +272,17 @@ BAD_DOCUMENTS: list[tuple[str, dict[str, Any], str]] = [
         D(M(source={"type": "env", "var": "X", "version_stage": "S"})),
         "unknown field(s) 'version_stage'",
     ),
-    ("cloud-not-alibaba", D(M(keys=[key(cloud="aws")])), "materials[0].keys[0].cloud: only 'alibaba' is supported"),
+    ("cloud-unknown", D(M(keys=[key(cloud="gcp")])), "materials[0].keys[0].cloud: expected one of alibaba, aws"),
+    (
+        "aws-validity-beyond-365",
+        D(M(keys=[key(), key(cloud="aws", region="us-east-1")], validity_days=400)),
+        "materials[0]: validity_days (400) exceeds 365, the most AWS KMS accepts for ValidTo (keys[1] is an AWS key)",
+    ),
+    (
+        "aes-key-wrap-with-alibaba-keys",
+        D(M(wrapping_algorithm="RSA_AES_KEY_WRAP_SHA_256")),
+        "materials[0].wrapping_algorithm: RSA_AES_KEY_WRAP_SHA_256 is offered by AWS KMS only",
+    ),
     (
         "error-in-second-material",
         D(M("a"), M("b", keys=[key("")])),

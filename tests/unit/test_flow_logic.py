@@ -8,12 +8,12 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from renewer.alibaba import KeyInfo
 from renewer.config import KeyTarget, MaterialSpec, Policy, SourceSpec
 from renewer.errors import MaterialError
 from renewer.flow import DAY, MaterialCache, decide
 from renewer.material import Material
 from renewer.redact import MASK, Redactor
+from renewer.targets import KeyInfo
 from renewer.wrapping import WrappingAlgorithm
 
 NOW = 1_800_000_000.0

@@ -99,6 +99,7 @@ def test_key_result_to_dict() -> None:
 
     assert failed.to_dict() == {
         "material": "payments",
+        "cloud": "alibaba",
         "region": "cn-hangzhou",
         "key_id": "alias/payments",
         "resolved_key_id": "key-1",

@@ -1,0 +1,183 @@
+"""AWS through ``boto3``: KMS (the import target), Secrets Manager (a material source) and CloudWatch
+(metrics). This module is imported only when the configuration names an AWS key, source or metrics
+destination, so an Alibaba-only function never loads ``boto3``.
+
+Endpoints and credentials follow boto3's own conventions (``AWS_ENDPOINT_URL``,
+``AWS_ENDPOINT_URL_KMS``, ..., and the default credential chain). botocore's own retries are off
+(``max_attempts: 1``): :class:`renewer.retry.Caller` retries, counts and honours the deadline.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from typing import Any, TypeVar
+
+import boto3
+from botocore.config import Config as BotoConfig
+from botocore.exceptions import BotoCoreError, ClientError
+
+from renewer.errors import CloudError
+from renewer.retry import Caller
+from renewer.targets import ImportParameters, KeyInfo, parse_http_date
+from renewer.wrapping import WrappingAlgorithm
+
+T = TypeVar("T")
+MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead
+BOTO_CONFIG = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+
+
+@contextmanager
+def aws_errors(action: str) -> Iterator[None]:
+    """botocore exceptions to :class:`CloudError`: the error code and message only."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        raise CloudError(
+            str(error.get("Code") or "UnknownError"), str(error.get("Message") or ""), http_status=status, action=action
+        ) from exc
+    except BotoCoreError as exc:  # endpoint unreachable, timeouts, no credentials
+        code = "NoCredentials" if type(exc).__name__ == "NoCredentialsError" else "ConnectionError"
+        raise CloudError(code, f"{action}: {type(exc).__name__}", action=action) from exc
+
+
+def _epoch(value: datetime | float | None) -> float | None:
+    if value is None:
+        return None
+    return value.timestamp() if isinstance(value, datetime) else float(value)
+
+
+class AwsClients:
+    """boto3 clients per (service, region), created once per run and reused."""
+
+    def __init__(self, caller_for: Callable[[str], Caller]) -> None:
+        self.caller_for = caller_for
+        self._session = boto3.session.Session()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._lock = threading.Lock()
+
+    def _client(self, service: str, region: str) -> Any:
+        with self._lock:
+            if (service, region) not in self._clients:
+                self._clients[(service, region)] = self._session.client(service, region_name=region, config=BOTO_CONFIG)
+            return self._clients[(service, region)]
+
+    def kms(self, region: str) -> AwsKms:
+        return AwsKms(region, self._client("kms", region), self.caller_for(f"aws:{region}"))
+
+    def secrets(self, region: str) -> AwsSecrets:
+        return AwsSecrets(self._client("secretsmanager", region), self.caller_for(f"aws:{region}"))
+
+    def cloudwatch(self, region: str) -> AwsCloudWatch:
+        return AwsCloudWatch(self._client("cloudwatch", region), self.caller_for(f"aws:{region}"))
+
+
+class _Called:
+    def __init__(self, client: Any, caller: Caller) -> None:
+        self.client = client
+        self.caller = caller
+
+    def _call(self, action: str, call: Callable[[], T]) -> T:
+        def attempt() -> T:
+            with aws_errors(action):
+                return call()
+
+        return self.caller(attempt)
+
+
+class AwsKms(_Called):
+    """The KMS calls the renewal flow makes, in one AWS region."""
+
+    def __init__(self, region: str, client: Any, caller: Caller) -> None:
+        super().__init__(client, caller)
+        self.region = region
+
+    def describe_key(self, key_id: str) -> KeyInfo:
+        response = self._call("DescribeKey", lambda: self.client.describe_key(KeyId=key_id))
+        meta = response["KeyMetadata"]
+        date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
+        return KeyInfo(
+            meta["KeyId"],
+            meta["Arn"],
+            meta.get("Origin", ""),
+            meta.get("KeyState", ""),
+            _epoch(meta.get("ValidTo")),
+            parse_http_date({"date": date} if date else None),
+            meta.get("CurrentKeyMaterialId"),
+        )
+
+    def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:
+        spec = "RSA_4096" if WrappingAlgorithm(algorithm).two_step else "RSA_2048"
+        response = self._call(
+            "GetParametersForImport",
+            lambda: self.client.get_parameters_for_import(
+                KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec=spec
+            ),
+        )
+        return ImportParameters(
+            response["KeyId"],
+            base64.b64encode(response["PublicKey"]).decode(),
+            base64.b64encode(response["ImportToken"]).decode(),
+            _epoch(response.get("ParametersValidTo")),
+        )
+
+    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> str | None:
+        arguments: dict[str, Any] = {
+            "KeyId": key_id,
+            "ImportToken": base64.b64decode(token),
+            "EncryptedKeyMaterial": base64.b64decode(wrapped_b64),
+        }
+        if expire_unix:
+            arguments.update(
+                ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=datetime.fromtimestamp(expire_unix, tz=timezone.utc)
+            )
+        else:
+            arguments.update(ExpirationModel="KEY_MATERIAL_DOES_NOT_EXPIRE")
+        response = self._call("ImportKeyMaterial", lambda: self.client.import_key_material(**arguments))
+        return response.get("KeyMaterialId")
+
+    def canary(self, key_id: str, plaintext: str) -> str:
+        blob = self._call("Encrypt", lambda: self.client.encrypt(KeyId=key_id, Plaintext=plaintext.encode()))
+        blob = blob["CiphertextBlob"]
+        return self._call("Decrypt", lambda: self.client.decrypt(CiphertextBlob=blob))["Plaintext"].decode()
+
+    def list_key_ids(self) -> list[str]:
+        ids: list[str] = []
+        marker: str | None = None
+        while True:
+            page = self._call(
+                "ListKeys",
+                lambda marker=marker: self.client.list_keys(**({"Marker": marker} if marker else {}), Limit=1000),
+            )
+            ids.extend(k["KeyId"] for k in page.get("Keys", []))
+            marker = page.get("NextMarker")
+            if not page.get("Truncated") or not marker:
+                return ids
+
+    def list_resource_tags(self, key_id: str) -> dict[str, str]:
+        tags = self._call("ListResourceTags", lambda: self.client.list_resource_tags(KeyId=key_id)).get("Tags", [])
+        return {t["TagKey"]: t.get("TagValue", "") for t in tags}
+
+
+class AwsSecrets(_Called):
+    def get_secret(self, name: str, version_stage: str | None) -> tuple[str | None, bytes | None]:
+        """(SecretString, SecretBinary) of the secret's current (or named-stage) version."""
+        arguments = {"SecretId": name, **({"VersionStage": version_stage} if version_stage else {})}
+        response = self._call("GetSecretValue", lambda: self.client.get_secret_value(**arguments))
+        return response.get("SecretString"), response.get("SecretBinary")
+
+
+class AwsCloudWatch(_Called):
+    BATCH = 500  # PutMetricData takes up to 1,000 items per call
+
+    def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
+        for start in range(0, len(data), self.BATCH):
+            batch = data[start : start + self.BATCH]
+            self._call(
+                "PutMetricData", lambda batch=batch: self.client.put_metric_data(Namespace=namespace, MetricData=batch)
+            )

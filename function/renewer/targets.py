@@ -1,0 +1,62 @@
+"""What the flow needs from a KMS, whichever cloud: the :class:`KmsTarget` protocol and the plain
+data it returns. Neutral ground, so neither cloud's SDK is imported for the other's sake."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from email.utils import parsedate_to_datetime
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class KeyInfo:
+    key_id: str
+    arn: str
+    origin: str
+    state: str
+    expires: float | None  # unix seconds; None = never expires (or never imported)
+    server_time: float | None = None  # the response's Date header, for the clock sanity check
+    material_id: str | None = None  # AWS: CurrentKeyMaterialId
+
+
+@dataclass(frozen=True)
+class ImportParameters:
+    key_id: str
+    public_key: str  # base64 DER SubjectPublicKeyInfo
+    token: str
+    token_expires: float | None
+
+    def __repr__(self) -> str:
+        return f"ImportParameters(key_id={self.key_id!r}, token=<redacted>)"
+
+
+def parse_http_date(headers: dict[str, str] | None) -> float | None:
+    value = (headers or {}).get("date") or (headers or {}).get("Date")
+    if not value:
+        return None
+    try:
+        return parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError):
+        return None
+
+
+def parse_time(text: str | None) -> float | None:
+    """``yyyy-MM-ddTHH:mm:ssZ`` (empty = none) to unix seconds."""
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+class KmsTarget(Protocol):
+    """The KMS calls the flow makes in one region (:class:`renewer.alibaba.AlibabaKms`,
+    :class:`renewer.aws.AwsKms`)."""
+
+    def describe_key(self, key_id: str) -> KeyInfo: ...
+
+    def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters: ...
+
+    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> str | None:
+        """Returns the key material id where the service reports one (AWS), else None."""
+
+    def canary(self, key_id: str, plaintext: str) -> str: ...
