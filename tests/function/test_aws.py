@@ -1,0 +1,217 @@
+"""One material, two clouds: Alibaba Cloud keys and an AWS key renewed in one run. AWS KMS is the
+emulator (JSON 1.1 protocol, SigV4); Secrets Manager and CloudWatch are moto's server, started here
+on loopback. boto3 finds both through its own endpoint variables (``AWS_ENDPOINT_URL_KMS``, ...)."""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import boto3
+import pytest
+
+from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from tests.function.conftest import EVENTS, ROOT, Cloud, outcomes
+
+MATERIAL = bytes(range(90, 122))
+OTHER = bytes(range(160, 192))
+AWS_REGION = "us-east-1"
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(emulator: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """boto3's environment pointed at the emulator (KMS) and moto (Secrets Manager, CloudWatch)."""
+    env = {
+        "AWS_ENDPOINT_URL_KMS": emulator.url(AWS_REGION),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": emulator.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": emulator.access_key_secret,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    session = boto3.session.Session(
+        aws_access_key_id=emulator.access_key_id, aws_secret_access_key=emulator.access_key_secret
+    )
+    return {
+        "kms": session.client("kms", region_name=AWS_REGION, endpoint_url=emulator.url(AWS_REGION)),
+        "secrets": session.client("secretsmanager", region_name=AWS_REGION, endpoint_url=moto_endpoint),
+        "cloudwatch": session.client("cloudwatch", region_name=AWS_REGION, endpoint_url=moto_endpoint),
+        "env": env,
+    }
+
+
+def aws_key(kms: Any, material: bytes | None, valid_days: float | None) -> str:
+    key_id = kms.create_key(Origin="EXTERNAL", Description="byok")["KeyMetadata"]["KeyId"]
+    if material is not None:
+        params = kms.get_parameters_for_import(
+            KeyId=key_id, WrappingAlgorithm="RSAES_OAEP_SHA_256", WrappingKeySpec="RSA_2048"
+        )
+        blob = wrap(
+            load_public_key(base64.b64encode(params["PublicKey"]).decode()),
+            material,
+            WrappingAlgorithm.RSAES_OAEP_SHA_256,
+        )
+        kms.import_key_material(
+            KeyId=key_id,
+            ImportToken=params["ImportToken"],
+            EncryptedKeyMaterial=blob,
+            ExpirationModel="KEY_MATERIAL_EXPIRES",
+            ValidTo=datetime.now(timezone.utc) + timedelta(days=valid_days or 1),
+        )
+    return key_id
+
+
+def secret_name(aws: dict[str, Any], material: bytes, binary: bool = False) -> str:
+    name = f"byok/{os.urandom(4).hex()}"
+    payload = {"SecretBinary": material} if binary else {"SecretString": base64.b64encode(material).decode()}
+    aws["secrets"].create_secret(Name=name, **payload)
+    return name
+
+
+def test_one_material_two_clouds_one_run(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
+    hz = cloud.key_with_material(MATERIAL, 5)
+    sh = cloud.create_key("cn-shanghai")
+    us = aws_key(aws["kms"], MATERIAL, 5)
+    before = aws["kms"].describe_key(KeyId=us)["KeyMetadata"]
+    namespace = f"BYOK/{os.urandom(3).hex()}"
+    config = {
+        "metrics": {"cloudmonitor": {"group_id": 3}, "cloudwatch": {"namespace": namespace}},
+        "materials": [
+            {
+                "name": "payments",
+                "source": {"type": "aws-secret", "name": secret_name(aws, MATERIAL, binary=True), "region": AWS_REGION},
+                "keys": [
+                    {"region": "cn-hangzhou", "key_id": hz},
+                    {"region": "cn-shanghai", "key_id": sh},
+                    {"cloud": "aws", "region": AWS_REGION, "key_id": us},
+                ],
+            }
+        ],
+    }
+    result = invoke(config, event=(EVENTS / "timer.json").read_bytes())
+    assert result.error is None, result.report
+    assert outcomes(result.report) == {hz: "renewed", sh: "recovered", us: "renewed"}
+    assert {k["cloud"] for k in result.report["keys"]} == {"alibaba", "aws"}
+    after = aws["kms"].describe_key(KeyId=us)["KeyMetadata"]
+    assert after["KeyState"] == "Enabled" and after["ExpirationModel"] == "KEY_MATERIAL_EXPIRES"
+    assert after["ValidTo"] > datetime.now(timezone.utc) + timedelta(days=89)
+    entry = next(k for k in result.report["keys"] if k["cloud"] == "aws")
+    assert entry["key_material_id"] == before["CurrentKeyMaterialId"] == after["CurrentKeyMaterialId"]
+    # Metrics reached both clouds.
+    assert any(m["MetricName"] == "KeyMaterialRenewals" for m in cloud.metrics())
+    names = {m["MetricName"] for m in aws["cloudwatch"].list_metrics(Namespace=namespace)["Metrics"]}
+    assert {"KeyMaterialRenewals", "SecondsUntilKeyMaterialExpiration", "KeyMaterialRenewalFailures"} <= names
+    stats = aws["cloudwatch"].get_metric_statistics(
+        Namespace=namespace,
+        MetricName="KeyMaterialRenewals",
+        Dimensions=[{"Name": "renewer", "Value": "byok-renewer"}],
+        StartTime=datetime.now(timezone.utc) - timedelta(hours=1),
+        EndTime=datetime.now(timezone.utc) + timedelta(hours=1),
+        Period=60,
+        Statistics=["Maximum"],
+    )
+    assert [p["Maximum"] for p in stats["Datapoints"]] == [3.0]
+    destinations = {d["destination"] for d in result.report["run"]["metrics"]["destinations"]}
+    assert destinations == {"log", "cloudmonitor:cn-hangzhou", f"cloudwatch:{AWS_REGION}"}
+
+
+def test_expired_aws_key_recovered_and_other_material_refused(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
+    expired = aws_key(aws["kms"], MATERIAL, 1 / 86400)
+    cloud.advance_clock(5)  # ValidTo passed: the key is PendingImport
+    assert aws["kms"].describe_key(KeyId=expired)["KeyMetadata"]["KeyState"] == "PendingImport"
+    other_key = aws_key(aws["kms"], OTHER, 5)  # holds OTHER; the config offers MATERIAL
+    source = {"type": "aws-secret", "name": secret_name(aws, MATERIAL), "region": AWS_REGION}
+    config = {
+        "materials": [
+            {
+                "name": "payments",
+                "source": source,
+                "wrapping_algorithm": "RSA_AES_KEY_WRAP_SHA_256",
+                "keys": [{"cloud": "aws", "region": AWS_REGION, "key_id": k} for k in (expired, other_key)],
+            }
+        ]
+    }
+    result = invoke(config)
+    keys = {k["key_id"]: k for k in result.report["keys"]}
+    assert keys[expired]["outcome"] == "recovered"
+    assert keys[other_key]["error"]["code"] == "IncorrectKeyMaterialException"
+    assert aws["kms"].describe_key(KeyId=expired)["KeyMetadata"]["KeyState"] == "Enabled"
+    assert aws["kms"].describe_key(KeyId=other_key)["KeyMetadata"]["KeyState"] == "Enabled"  # unchanged
+
+
+def test_aws_alias_keys(aws: dict[str, Any], invoke) -> None:
+    key_id = aws_key(aws["kms"], None, None)
+    aws["kms"].create_alias(AliasName="alias/payments", TargetKeyId=key_id)
+    source = {"type": "aws-secret", "name": secret_name(aws, MATERIAL), "region": AWS_REGION}
+    keys = [{"cloud": "aws", "region": AWS_REGION, "key_id": "alias/payments"}]
+    result = invoke({"materials": [{"name": "payments", "source": source, "keys": keys}]})
+    assert result.error is None, result.report
+    [entry] = result.report["keys"]
+    assert entry["resolved_key_id"] == key_id and entry["outcome"] == "recovered"
+
+
+def test_an_alibaba_only_configuration_does_not_import_boto3(cloud: Cloud) -> None:
+    """Cold start: the handler, run end to end with an Alibaba-only configuration, never loads boto3."""
+    import json
+
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.create_key()
+    config = {
+        "materials": [
+            {
+                "name": "payments",
+                "source": {"type": "alibaba-secret", "name": "byok/payments", "region": "cn-hangzhou"},
+                "keys": [{"region": "cn-hangzhou", "key_id": key}],
+            }
+        ]
+    }
+    script = (
+        "import sys, index; from renewer.context import from_environ; "
+        "index.handler(b'{}', from_environ()); "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fc2', 'yaml')))"
+    )
+    env = {
+        "PATH": os.environ["PATH"],
+        "RENEWER_CONFIG": json.dumps(config),
+        "RENEWER_ALIBABA_ENDPOINT": cloud.emulator.endpoint("cn-hangzhou"),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+    }
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT / "function", env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert cloud.describe(key).key_state == "Enabled"
+
+
+def test_validity_beyond_a_year_is_refused_for_aws_keys(aws: dict[str, Any], invoke) -> None:
+    from renewer.errors import ConfigError
+
+    key_id = aws_key(aws["kms"], None, None)
+    source = {"type": "aws-secret", "name": "byok/x", "region": AWS_REGION}
+    keys = [{"cloud": "aws", "region": AWS_REGION, "key_id": key_id}]
+    result = invoke({"materials": [{"name": "p", "source": source, "validity_days": 400, "keys": keys}]})
+    assert isinstance(result.error, ConfigError) and "365" in str(result.error)
+    assert result.calls == []
