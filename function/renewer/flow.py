@@ -21,12 +21,12 @@ from renewer.clock import Clock
 from renewer.config import MaterialSpec, Policy
 from renewer.errors import CloudError, KeyStateError, MaterialError, RenewerError
 from renewer.events import Options
-from renewer.material import Material
+from renewer.material import KeyMaterial, check_kcv
 from renewer.redact import Redactor
 from renewer.report import KeyResult, iso
 from renewer.sources import MaterialSource
 from renewer.targets import KeyInfo, KmsTarget
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from renewer.wrapping import WrappingAlgorithm, load_public_key
 
 DAY = 86400
 EXPIRY_TOLERANCE_SECONDS = 60  # two runs at once may each set an expiry a moment apart
@@ -46,12 +46,12 @@ class MaterialCache:
     def __init__(self, source_for: Callable[[MaterialSpec], MaterialSource], redactor: Redactor) -> None:
         self._source_for = source_for
         self._redactor = redactor
-        self._results: dict[str, Material | MaterialError] = {}
+        self._results: dict[str, KeyMaterial | MaterialError] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.reads = 0
 
-    def get(self, spec: MaterialSpec) -> Material:
+    def get(self, spec: MaterialSpec) -> KeyMaterial:
         with self._guard:
             lock = self._locks.setdefault(spec.name, threading.Lock())
         with lock:
@@ -62,13 +62,14 @@ class MaterialCache:
             raise result
         return result
 
-    def _read(self, spec: MaterialSpec) -> Material | MaterialError:
+    def _read(self, spec: MaterialSpec) -> KeyMaterial | MaterialError:
         self.reads += 1
         try:
             source = self._source_for(spec)
             material = source.fetch()
-            self._redactor.register(material.reveal())
-            material.check_kcv(spec.kcv, f"material {spec.name} ({source.describe()})")
+            for secret in material.secrets():
+                self._redactor.register(secret)
+            check_kcv(material, spec.kcv, f"material {spec.name} ({source.describe()})")
             return material
         except MaterialError as exc:
             return exc
@@ -187,7 +188,7 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
 def _import(
     kms: KmsTarget,
     key_id: str,
-    material: Material,
+    material: KeyMaterial,
     algorithm: WrappingAlgorithm,
     expire: int,
     result: KeyResult,
@@ -197,7 +198,7 @@ def _import(
     for attempt in range(1, IMPORT_ATTEMPTS + 1):
         params = kms.get_parameters_for_import(key_id, algorithm.value)
         redactor.register(params.token)
-        wrapped = base64.b64encode(wrap(load_public_key(params.public_key), material.reveal(), algorithm)).decode()
+        wrapped = base64.b64encode(material.wrap(load_public_key(params.public_key), algorithm)).decode()
         redactor.register(wrapped)
         try:
             material_id = kms.import_key_material(key_id, wrapped, params.token, expire)

@@ -10,11 +10,32 @@ import base64
 import binascii
 import hmac
 import re
+from typing import Protocol
+
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from renewer.errors import MaterialError
-from renewer.wrapping import MATERIAL_BYTES, key_check_value
+from renewer.wrapping import MATERIAL_BYTES, WrappingAlgorithm, key_check_value, wrap
 
 _HEX_RE = re.compile(r"^[0-9A-Fa-f]{64}$")
+
+
+class KeyMaterial(Protocol):
+    """What the flow needs of a material: wrap it for a KMS import public key, and its key check
+    value. :class:`Material` holds the bytes; an HSM-held key (:mod:`renewer.pkcs11_source`) does
+    both inside the HSM and never gives the bytes out."""
+
+    def wrap(self, public_key: rsa.RSAPublicKey, algorithm: WrappingAlgorithm) -> bytes: ...
+
+    def kcv(self) -> str: ...
+
+    def secrets(self) -> tuple[bytes, ...]:
+        """What the run must scrub from every message: the bytes, if the process holds them."""
+
+
+def check_kcv(material: KeyMaterial, expected: str | None, where: str) -> None:
+    if expected is not None and not hmac.compare_digest(material.kcv(), expected.upper()):
+        raise MaterialError(f"{where}: key check value does not match the configured kcv", code="KcvMismatch")
 
 
 class Material:
@@ -33,9 +54,14 @@ class Material:
     def kcv(self) -> str:
         return key_check_value(self._data)
 
+    def wrap(self, public_key: rsa.RSAPublicKey, algorithm: WrappingAlgorithm) -> bytes:
+        return wrap(public_key, self._data, algorithm)
+
+    def secrets(self) -> tuple[bytes, ...]:
+        return (self._data,)
+
     def check_kcv(self, expected: str | None, where: str) -> None:
-        if expected is not None and not hmac.compare_digest(self.kcv(), expected.upper()):
-            raise MaterialError(f"{where}: key check value does not match the configured kcv", code="KcvMismatch")
+        check_kcv(self, expected, where)
 
     def __repr__(self) -> str:
         return "Material(<redacted>)"

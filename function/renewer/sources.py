@@ -15,15 +15,15 @@ from typing import Protocol
 
 from renewer.config import SourceSpec
 from renewer.errors import CloudError, MaterialError
-from renewer.material import MATERIAL_BYTES, Material, decode_binary, decode_text
+from renewer.material import MATERIAL_BYTES, KeyMaterial, Material, decode_binary, decode_text
 
 
 class MaterialSource(Protocol):
     def describe(self) -> str:
         """Where the material lives, for messages."""
 
-    def fetch(self) -> Material:
-        """Read and decode the material; raises :class:`MaterialError`."""
+    def fetch(self) -> KeyMaterial:
+        """Read and decode the material (or, for an HSM, open its key); raises :class:`MaterialError`."""
 
 
 class EnvSource:
