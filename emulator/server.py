@@ -4,7 +4,11 @@ The official SDKs send no region, so the port a request arrives on tells its reg
 
 * ``/_emulator/...``: the admin API, unsigned JSON (clock, faults, calls log, metrics, reset).
 * ``/2016-08-15/...``: Function Compute's ``InvokeFunction`` (:mod:`emulator.functions`).
+* ``X-Amz-Target: TrentService.*``: an AWS KMS call (JSON 1.1, SigV4 for this port's region) on the
+  same backend. Signature check -> faults -> :mod:`emulator.aws_responses` -> JSON.
 * anything else: an RPC call. Signature check -> faults -> ``Emulator.dispatch`` -> JSON.
+
+Both kinds of API call go through the same faults and into the same calls log.
 
 The sockets, keep-alive and ``TCP_NODELAY`` are :mod:`emulator.transport`'s business.
 """
@@ -18,17 +22,21 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
+from emulator import aws_responses
 from emulator.clock import Clock
 from emulator.errors import ServiceError
 from emulator.faults import Faults, FaultSettings
 from emulator.functions import Functions
-from emulator.protocol import rpc, signing
+from emulator.protocol import aws, rpc, signing, sigv4
 from emulator.protocol.nonces import NonceCache
 from emulator.transport import EmulatorHTTPServer
+
+if TYPE_CHECKING:
+    from emulator.backend.region import RegionBackend
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +53,8 @@ class EmulatorLike(Protocol):
     clock: Clock
 
     def dispatch(self, region: str, action: str, version: str, params: Mapping[str, str]) -> dict[str, Any]: ...
+
+    def backend(self, region: str) -> RegionBackend: ...
 
     def metrics(self) -> list[dict[str, Any]]: ...
 
@@ -103,6 +113,8 @@ class Service:
             elif request.path.startswith(FC_PREFIX):
                 assert self.functions is not None
                 response = self.functions.invoke(region, request)
+            elif aws.is_aws(request):
+                response = self.aws(region, request)
             else:
                 response = self.rpc(region, request)
             return response(environ, start_response)
@@ -129,6 +141,27 @@ class Service:
             return rpc.failure(error, region, version)
         self.calls.record(self.emulator.clock.now(), region, action, key_id, "Success")
         return rpc.success(fields)
+
+    def aws(self, region: str, request: Request) -> Response:
+        """One AWS KMS call: verify SigV4, apply faults, run the action, render; logged like an RPC call."""
+        wire = aws.parse(request)
+        action, key_id = wire.action, aws.key_id_of(wire)
+        try:
+            sigv4.verify(wire, self.emulator.credentials, region, self.real_time)
+            self.faults.apply(region, action)
+            handler = aws_responses.lookup(action)
+            fields = handler(self.emulator.backend(region).kms, aws.document(wire))
+        except ServiceError as error:
+            outcome = aws.to_aws(error)
+            self.calls.record(self.emulator.clock.now(), region, action, key_id, outcome.code)
+            return aws.failure(outcome)
+        except Exception:  # a bug, not a rule: answer as the service would, keep the traceback
+            log.exception("unhandled error in AWS %s", action)
+            error = aws.AwsError("KMSInternalException", "The request processing has failed due to an internal error.")
+            self.calls.record(self.emulator.clock.now(), region, action, key_id, error.code)
+            return aws.failure(error)
+        self.calls.record(self.emulator.clock.now(), region, action, key_id, "Success")
+        return aws.success(fields)
 
     def admin(self, region: str, request: Request) -> Response:
         """Route ``/_emulator/<name>``; a bad body is 400 ``{"error": ...}``."""

@@ -1,6 +1,6 @@
 """Shared fixtures: one emulator subprocess for the whole session, reset before each test.
 
-``emulator_proc`` (session) runs ``python -m emulator`` serving two regions on free ports with
+``emulator_proc`` (session) runs ``python -m emulator`` serving :data:`REGIONS` on free ports with
 the test credentials below, and stops it at the end. ``emulator`` (per test) is the same object
 after ``POST /_emulator/reset`` (no keys, secrets, metrics, faults or calls; real time).
 Only 127.0.0.1 is contacted.
@@ -28,7 +28,7 @@ from emulator.cloud import spawn
 ACCESS_KEY_ID = "testAccessKeyId"
 ACCESS_KEY_SECRET = "testAccessKeySecret"
 HOST = "127.0.0.1"
-REGIONS = ("cn-hangzhou", "cn-shanghai")
+REGIONS = ("cn-hangzhou", "cn-shanghai", "us-east-1")  # us-east-1: for the AWS KMS protocol
 
 
 @dataclass
