@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Mapping
+from contextlib import closing
+from functools import partial
 from typing import Any
 
 from renewer import metrics
@@ -31,6 +33,8 @@ from renewer.report import KeyResult, build
 from renewer.retry import Backoff, Caller, CallStats
 from renewer.settings import Settings
 from renewer.sources import build_source
+
+Item = tuple[MaterialSpec, KeyResult]
 
 
 def select_materials(config: Config, names: tuple[str, ...] | None) -> list[MaterialSpec]:
@@ -94,39 +98,9 @@ def run(
         log_event("warning", message=warning)
 
     started = clock.now()
-    concurrency = config.limits.concurrency
-    if options.shard is not None:  # a fan-out worker: exactly the keys it was given
-        items = select_shard(options.shard, specs)
-    else:
-        items = [(spec, KeyResult(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
-        items += discover(specs, items, clouds.alibaba_kms, concurrency)
-    for _, result in items:
-        if result.outcome is not None:  # failed in discovery
-            log_key(result)
-    run_keys(
-        [item for item in items if item[1].outcome is None],
-        lambda spec, r: guarded(r, ctx, lambda: plan_key(spec, r, ctx)),
-        concurrency=concurrency,
-        clock=clock,
-        deadline=deadline,
-        progress=progress,
-        phase="plan",
-    )
-    due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
-    shards = None
-    fanout = config.fanout
-    if fanout is not None and options.shard is None and len(due) > fanout.shard_size:
-        shards = _fan_out(settings, options, due, credentials, account_id, home_region, redactor)
-        due = []
-    run_keys(
-        due,
-        lambda spec, r: guarded(r, ctx, lambda: act_key(spec, r, ctx)),
-        concurrency=concurrency,
-        clock=clock,
-        deadline=deadline,
-        progress=progress,
-        phase="renew",
-    )
+    with closing(cache):  # an HSM session, if a source opened one
+        items = _select_keys(options, specs, clouds, config.limits.concurrency)
+        shards = _plan_and_act(items, ctx, settings, credentials, account_id, home_region, deadline, progress)
     results = [result for _, result in items]
     finished = clock.now()
 
@@ -155,6 +129,46 @@ def run(
     )
     log_event("run", summary=report["summary"], trigger=options.trigger, dry_run=options.dry_run, api=api, metrics=sent)
     return report
+
+
+def _select_keys(options: Options, specs: list[MaterialSpec], clouds: Clouds, concurrency: int) -> list[Item]:
+    """The keys of this run: a fan-out worker's shard, or every listed and discovered key."""
+    if options.shard is not None:
+        return select_shard(options.shard, specs)
+    items = [(spec, KeyResult(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
+    items += discover(specs, items, clouds.alibaba_kms, concurrency)
+    for _, result in items:
+        if result.outcome is not None:  # failed in discovery
+            log_key(result)
+    return items
+
+
+def _plan_and_act(
+    items: list[Item],
+    ctx: RunContext,
+    settings: Settings,
+    credentials: Credentials | None,
+    account_id: str | None,
+    region: str | None,
+    deadline: Deadline,
+    progress: Progress | None,
+) -> list[dict[str, Any]] | None:
+    """Describe and decide every key, then act on the due ones, most urgent first (or fan them out)."""
+    steps = {"concurrency": settings.config.limits.concurrency, "clock": ctx.clock, "deadline": deadline}
+    planned = [item for item in items if item[1].outcome is None]
+    run_keys(planned, partial(_guarded_step, plan_key, ctx), progress=progress, phase="plan", **steps)
+    due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
+    fanout = settings.config.fanout
+    if fanout is not None and ctx.options.shard is None and len(due) > fanout.shard_size:
+        return _fan_out(settings, ctx.options, due, credentials, account_id, region, ctx.redactor)
+    run_keys(due, partial(_guarded_step, act_key, ctx), progress=progress, phase="renew", **steps)
+    return None
+
+
+def _guarded_step(
+    step: Callable[[MaterialSpec, KeyResult, RunContext], None], ctx: RunContext, spec: MaterialSpec, result: KeyResult
+) -> None:
+    guarded(result, ctx, lambda: step(spec, result, ctx))
 
 
 def _fan_out(
@@ -196,18 +210,14 @@ def _send_metrics(
     cfg = config.metrics
     sinks: list[tuple[str, Callable[[], None]]] = []
     if cfg.cloudmonitor:
-        region = cfg.cloudmonitor_region or home_region or _first_region(specs, "alibaba")
-        sink = metrics.CloudMonitorSink(clouds.cms(region), cfg.cloudmonitor_group_id or 0)
-        sinks.append((f"cloudmonitor:{region}", lambda: sink.send(data, now)))
+        cms_region = cfg.cloudmonitor_region or home_region or _first_region(specs, "alibaba")
+        sink = metrics.CloudMonitorSink(clouds.cms(cms_region), cfg.cloudmonitor_group_id or 0)
+        sinks.append((f"cloudmonitor:{cms_region}", partial(sink.send, data, now)))
     if cfg.cloudwatch:
-        region = cfg.cloudwatch_region or _first_region(specs, "aws")
-        namespace = cfg.cloudwatch_namespace or ""
-        sinks.append(
-            (
-                f"cloudwatch:{region}",
-                lambda: metrics.send_cloudwatch(clouds.aws.cloudwatch(region), namespace, data, now),
-            )
-        )
+        cw_region = cfg.cloudwatch_region or _first_region(specs, "aws")
+        cloudwatch = clouds.aws.cloudwatch(cw_region)
+        send = partial(metrics.send_cloudwatch, cloudwatch, cfg.cloudwatch_namespace or "", data, now)
+        sinks.append((f"cloudwatch:{cw_region}", send))
     destinations = [{"destination": "log", "sent": True, "error": None}]
     for name, deliver in sinks:
         try:

@@ -23,6 +23,7 @@ SOURCE_FIELDS = {
     "alibaba-secret": ({"name", "region"}, {"version_stage"}),
     "aws-secret": ({"name", "region"}, {"version_stage"}),
     "env": ({"var"}, set()),
+    "pkcs11": ({"library", "token_label", "key_label", "pin_env"}, set()),
     "file": ({"path"}, set()),
 }
 DEFAULTS = {

@@ -51,6 +51,11 @@ class MaterialCache:
         self._guard = threading.Lock()
         self.reads = 0
 
+    def close(self) -> None:
+        """Release what a source holds open (an HSM session)."""
+        for result in self._results.values():
+            _close(result)
+
     def get(self, spec: MaterialSpec) -> KeyMaterial:
         with self._guard:
             lock = self._locks.setdefault(spec.name, threading.Lock())
@@ -67,12 +72,22 @@ class MaterialCache:
         try:
             source = self._source_for(spec)
             material = source.fetch()
+        except MaterialError as exc:
+            return exc
+        try:
             for secret in material.secrets():
                 self._redactor.register(secret)
             check_kcv(material, spec.kcv, f"material {spec.name} ({source.describe()})")
-            return material
         except MaterialError as exc:
+            _close(material)  # an HSM session is not kept for a material that will not be used
             return exc
+        return material
+
+
+def _close(material: object) -> None:
+    close = getattr(material, "close", None)
+    if callable(close):
+        close()
 
 
 @dataclass

@@ -147,4 +147,11 @@ def build_source(spec: SourceSpec, readers: SecretReaders, environ: Mapping[str,
         case "aws-secret":
             region = spec.options["region"]
             return AwsSecretSource(spec.options["name"], region, readers.aws_secrets(region), stage)
+        case "pkcs11":
+            from renewer.pkcs11_source import Pkcs11Source  # python-pkcs11 only when configured
+
+            options = spec.options
+            return Pkcs11Source(
+                options["library"], options["token_label"], options["key_label"], options["pin_env"], environ
+            )
     raise MaterialError(f"unsupported source type {spec.type!r}")  # config validation prevents this

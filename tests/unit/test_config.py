@@ -214,7 +214,7 @@ M, D = material, document  # short names keep the matrix one case a line
 NOT_REGION = "is not a region id like cn-hangzhou"
 DAYS = "expected a whole number of days >= 0, got"
 KCV = "materials[0].kcv: expected 6 hex digits (3 bytes)"
-TYPES = "materials[0].source.type: expected one of alibaba-secret, aws-secret, env, file, got"
+TYPES = "materials[0].source.type: expected one of alibaba-secret, aws-secret, env, pkcs11, file, got"
 
 BAD_DOCUMENTS: list[tuple[str, dict[str, Any], str]] = [
     ("unknown-top-level", D(colour=1), "configuration: unknown field(s) 'colour'"),

@@ -1,0 +1,152 @@
+"""Material that never leaves the HSM, against SoftHSM 2 (Debian ``softhsm2``, installed by
+``.ci/run``) in a temporary token directory. The emulator's unwrap proves the material is the
+HSM's: KMS refuses any other material for a key that already had one.
+
+SoftHSM 2.6 implements ``CKM_RSA_PKCS_OAEP`` for ``C_WrapKey`` with SHA-1 only, so the HSM
+materials here use ``RSAES_OAEP_SHA_1``; ``RSAES_OAEP_SHA_256`` is shown to fail cleanly on it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from renewer.errors import RenewalFailedError
+from renewer.wrapping import key_check_value
+from tests.function.conftest import Cloud, outcomes
+
+LIBRARY_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+TOKEN, PIN, SO_PIN = "byok", "1234", "5678"
+HSM_MATERIAL = bytes(range(200, 232))
+SECRET_MATERIAL = bytes(range(1, 33))
+
+
+@pytest.fixture(scope="session")
+def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """A SoftHSM token in a temporary directory. SoftHSM reads SOFTHSM2_CONF when the library is
+    initialised, once per process, so this is set up once for the session."""
+    library = next((p for p in LIBRARY_CANDIDATES if Path(p).exists()), None)
+    if library is None or shutil.which("softhsm2-util") is None:
+        pytest.fail("SoftHSM 2 is not installed: `apt-get install softhsm2` (.ci/run does it)")
+    root = tmp_path_factory.mktemp("softhsm")
+    (root / "tokens").mkdir()
+    conf = root / "softhsm2.conf"
+    conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
+    os.environ["SOFTHSM2_CONF"] = str(conf)
+    subprocess.run(
+        ["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", SO_PIN],
+        check=True,
+        capture_output=True,
+        env={**os.environ, "SOFTHSM2_CONF": str(conf)},
+    )
+    yield {"library": library}
+
+
+def hsm_key(softhsm: dict[str, Any], label: str, material: bytes = HSM_MATERIAL, **attributes: bool) -> str:
+    """An AES-256 key object on the token: sensitive and extractable (only wrapped) unless told."""
+    from pkcs11 import Attribute, KeyType, ObjectClass
+
+    from renewer.pkcs11_source import _library
+
+    template = {
+        Attribute.CLASS: ObjectClass.SECRET_KEY,
+        Attribute.KEY_TYPE: KeyType.AES,
+        Attribute.VALUE: material,
+        Attribute.LABEL: label,
+        Attribute.TOKEN: True,
+        Attribute.SENSITIVE: attributes.get("sensitive", True),
+        Attribute.EXTRACTABLE: attributes.get("extractable", True),
+        Attribute.ENCRYPT: True,
+    }
+    # A session of its own, closed at once: PKCS#11 login is per process, and the renewer logs in too.
+    with _library(softhsm["library"]).get_token(token_label=TOKEN).open(user_pin=PIN, rw=True) as session:
+        session.create_object(template)
+    return label
+
+
+def hsm_source(softhsm: dict[str, Any], label: str) -> dict[str, str]:
+    return {
+        "type": "pkcs11",
+        "library": softhsm["library"],
+        "token_label": TOKEN,
+        "key_label": label,
+        "pin_env": "BYOK_HSM_PIN",
+    }
+
+
+def test_secret_and_hsm_materials_renewed_in_one_run(cloud: Cloud, softhsm, invoke, monkeypatch) -> None:
+    from pkcs11 import Attribute, AttributeSensitive
+
+    from renewer.pkcs11_source import _library
+
+    monkeypatch.setenv("BYOK_HSM_PIN", PIN)
+    hsm_key(softhsm, "payments-hsm")
+    token = _library(softhsm["library"]).get_token(token_label=TOKEN)
+    with token.open(user_pin=PIN) as session, pytest.raises(AttributeSensitive):
+        session.get_key(label="payments-hsm")[Attribute.VALUE]  # nobody, this process included, reads it
+    cloud.secret("byok/plain", SECRET_MATERIAL.hex())
+    plain = cloud.key_with_material(SECRET_MATERIAL, 5)
+    hsm_due = cloud.key_with_material(HSM_MATERIAL, 5, region="cn-shanghai")
+    hsm_new = cloud.create_key()
+    before = cloud.encrypt(hsm_due, "encrypted before the renewal", region="cn-shanghai")
+    config = {
+        "materials": [
+            {
+                "name": "plain",
+                "source": {"type": "alibaba-secret", "name": "byok/plain", "region": "cn-hangzhou"},
+                "keys": [{"region": "cn-hangzhou", "key_id": plain}],
+            },
+            {
+                "name": "hsm",
+                "source": hsm_source(softhsm, "payments-hsm"),
+                "kcv": key_check_value(HSM_MATERIAL),  # checked inside the HSM
+                "wrapping_algorithm": "RSAES_OAEP_SHA_1",
+                "keys": [{"region": "cn-shanghai", "key_id": hsm_due}, {"region": "cn-hangzhou", "key_id": hsm_new}],
+            },
+        ]
+    }
+    result = invoke(config)
+    assert result.error is None, result.report
+    assert outcomes(result.report) == {plain: "renewed", hsm_due: "renewed", hsm_new: "recovered"}
+    # KMS accepted the HSM's wrap for a key that already held HSM_MATERIAL: it is that material.
+    assert cloud.decrypt(before, region="cn-shanghai") == "encrypted before the renewal"
+    assert result.report["run"]["api"]["material_reads"] == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "code"),
+    [
+        ("not-sensitive", "HsmKeyNotSensitive"),
+        ("not-extractable", "HsmKeyNotExtractable"),
+        ("wrong-pin", "HsmPinIncorrect"),
+        ("missing-label", "HsmKeyNotFound"),
+        ("kcv-mismatch", "KcvMismatch"),
+        ("sha256-on-softhsm", "HsmWrapRefused"),
+    ],
+)
+def test_hsm_problems_fail_their_keys_and_import_nothing(
+    cloud: Cloud, softhsm, invoke, monkeypatch, setup: str, code: str
+) -> None:
+    label = f"case-{setup}-{os.urandom(3).hex()}"
+    hsm_key(softhsm, label, sensitive=setup != "not-sensitive", extractable=setup != "not-extractable")
+    monkeypatch.setenv("BYOK_HSM_PIN", "0000" if setup == "wrong-pin" else PIN)
+    material = {
+        "name": "hsm",
+        "source": hsm_source(softhsm, "no-such-label" if setup == "missing-label" else label),
+        "wrapping_algorithm": "RSAES_OAEP_SHA_256" if setup == "sha256-on-softhsm" else "RSAES_OAEP_SHA_1",
+        "keys": [{"region": "cn-hangzhou", "key_id": cloud.create_key()}],
+    }
+    if setup == "kcv-mismatch":
+        material["kcv"] = key_check_value(SECRET_MATERIAL)
+    result = invoke({"materials": [material]})
+    assert isinstance(result.error, RenewalFailedError)
+    [entry] = result.report["keys"]
+    assert entry["error"]["code"] == code, entry["error"]
+    assert PIN not in entry["error"]["message"] and "0000" not in entry["error"]["message"]
+    assert not result.actions("ImportKeyMaterial")
