@@ -44,6 +44,7 @@ EXPECTED_EVENT_FILES = {
     "dry-run.json",
     "force-one-material.json",
     "malformed.json",
+    "eventbridge-scheduled.json",
 }
 
 

@@ -215,3 +215,24 @@ def test_validity_beyond_a_year_is_refused_for_aws_keys(aws: dict[str, Any], inv
     result = invoke({"materials": [{"name": "p", "source": source, "validity_days": 400, "keys": keys}]})
     assert isinstance(result.error, ConfigError) and "365" in str(result.error)
     assert result.calls == []
+
+
+def test_lambda_handler_with_an_eventbridge_schedule(aws: dict[str, Any], monkeypatch) -> None:
+    """The same package as an AWS Lambda function, fired by EventBridge."""
+    import json
+    from types import SimpleNamespace
+
+    import lambda_handler
+
+    due = aws_key(aws["kms"], MATERIAL, 3)
+    source = {"type": "aws-secret", "name": secret_name(aws, MATERIAL), "region": AWS_REGION}
+    keys = [{"cloud": "aws", "region": AWS_REGION, "key_id": due}]
+    monkeypatch.setenv("RENEWER_CONFIG", json.dumps({"materials": [{"name": "p", "source": source, "keys": keys}]}))
+    context = SimpleNamespace(
+        invoked_function_arn=f"arn:aws:lambda:{AWS_REGION}:123456789012:function:byok-renewer",
+        get_remaining_time_in_millis=lambda: 300_000,
+    )
+    event = json.loads((EVENTS / "eventbridge-scheduled.json").read_text())
+    report = lambda_handler.handler(event, context)
+    assert outcomes(report) == {due: "renewed"}
+    assert report["run"]["trigger"].startswith("eventbridge:arn:aws:events:")

@@ -72,7 +72,9 @@ def test_coordinator_fans_out_three_shards_and_workers_renew_them(cloud: Cloud, 
 
     invocations = wait_for_invocations(cloud, 3)
     assert {i["request_id"] for i in invocations} == {s["request_id"] for s in shards}
-    assert all(i["type"] == "Async" and i["status"] == "succeeded" for i in invocations), [i.get("error") for i in invocations]
+    assert all(i["type"] == "Async" and i["status"] == "succeeded" for i in invocations), [
+        i.get("error") for i in invocations
+    ]
     worker_reports = [json.loads(i["result"]) for i in invocations]
     renewed: dict[str, str] = {}
     for report in worker_reports:
