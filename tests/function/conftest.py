@@ -87,3 +87,16 @@ def outcomes(report: dict[str, Any]) -> dict[str, str]:
 
 def material_config(name: str, source: dict[str, Any], keys: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
     return {"name": name, "source": source, "keys": keys, **extra}
+
+
+def process_env(emulator: Any, **settings: str) -> dict[str, str]:
+    """A clean environment for running the function in a fresh process against the emulator:
+    credentials for the default chain, the endpoint, and ``settings`` (``RENEWER_CONFIG=...``)."""
+    return {
+        "PATH": os.environ["PATH"],
+        "RENEWER_ALIBABA_ENDPOINT": emulator.endpoint("cn-hangzhou"),
+        "ALIBABA_CLOUD_ACCESS_KEY_ID": emulator.access_key_id,
+        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": emulator.access_key_secret,
+        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
+        **settings,
+    }

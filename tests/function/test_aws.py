@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
-from tests.function.conftest import EVENTS, ROOT, Cloud, outcomes
+from tests.function.conftest import EVENTS, ROOT, Cloud, outcomes, process_env
 
 MATERIAL = bytes(range(90, 122))
 OTHER = bytes(range(160, 192))
@@ -190,14 +190,7 @@ def test_an_alibaba_only_configuration_does_not_import_boto3(cloud: Cloud) -> No
         "index.handler(b'{}', from_environ()); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fc2', 'yaml')))"
     )
-    env = {
-        "PATH": os.environ["PATH"],
-        "RENEWER_CONFIG": json.dumps(config),
-        "RENEWER_ALIBABA_ENDPOINT": cloud.emulator.endpoint("cn-hangzhou"),
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
+    env = process_env(cloud.emulator, RENEWER_CONFIG=json.dumps(config))
     done = subprocess.run(
         [sys.executable, "-c", script], cwd=ROOT / "function", env=env, capture_output=True, text=True, timeout=60
     )

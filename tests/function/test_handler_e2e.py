@@ -12,7 +12,7 @@ import pytest
 from emulator.cloud import DAY
 from renewer.errors import EventError, RenewalFailedError
 from renewer.wrapping import ALIBABA_ALGORITHMS, key_check_value
-from tests.function.conftest import EVENTS, Cloud, outcomes
+from tests.function.conftest import EVENTS, Cloud, outcomes, process_env
 
 MATERIAL = bytes.fromhex("6b" * 16 + "a5" * 16)
 OTHER = bytes(range(100, 132))
@@ -262,14 +262,7 @@ def test_cli_invoke_uses_the_default_credential_chain(cloud: Cloud, tmp_path) ->
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
     cfg = payments(key)
-    env = {
-        "PATH": os.environ["PATH"],
-        "RENEWER_CONFIG": json.dumps(cfg),
-        "RENEWER_ALIBABA_ENDPOINT": cloud.emulator.endpoint("cn-hangzhou"),
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
+    env = process_env(cloud.emulator, RENEWER_CONFIG=json.dumps(cfg))
     done = subprocess.run(
         [sys.executable, "-m", "renewer", "invoke", "-e", str(EVENTS / "timer.json")],
         cwd=ROOT / "function",
@@ -391,14 +384,7 @@ def test_cli_plan_prints_a_table_and_changes_nothing(cloud: Cloud, tmp_path) -> 
     before = cloud.describe(due).material_expire_time
     cfg_file = tmp_path / "renewer.json"
     cfg_file.write_text(json.dumps(payments(due)))
-    env = {
-        "PATH": os.environ["PATH"],
-        "RENEWER_CONFIG_FILE": str(cfg_file),
-        "RENEWER_ALIBABA_ENDPOINT": f"http://{cloud.emulator.endpoint('cn-hangzhou')}",
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
+    env = process_env(cloud.emulator, RENEWER_CONFIG_FILE=str(cfg_file))
     done = subprocess.run(
         [sys.executable, "-m", "renewer", "plan"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
     )
@@ -477,14 +463,7 @@ def test_cli_run_on_a_terminal_shows_a_progress_bar(cloud: Cloud, tmp_path) -> N
 
     cloud.secret("byok/payments", MATERIAL.hex())
     keys = [cloud.key_with_material(MATERIAL, 5) for _ in range(3)]
-    env = {
-        "PATH": os.environ["PATH"],
-        "RENEWER_CONFIG": json.dumps(payments(*keys)),
-        "RENEWER_ALIBABA_ENDPOINT": cloud.emulator.endpoint("cn-hangzhou"),
-        "ALIBABA_CLOUD_ACCESS_KEY_ID": cloud.emulator.access_key_id,
-        "ALIBABA_CLOUD_ACCESS_KEY_SECRET": cloud.emulator.access_key_secret,
-        "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
-    }
+    env = process_env(cloud.emulator, RENEWER_CONFIG=json.dumps(payments(*keys)))
     leader, follower = pty.openpty()
     done = subprocess.run(
         [sys.executable, "-m", "renewer", "run"],
