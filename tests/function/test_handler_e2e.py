@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import threading
 import time
 
 import pytest
@@ -465,27 +466,30 @@ def test_cli_run_on_a_terminal_shows_a_progress_bar(cloud: Cloud, tmp_path) -> N
     keys = [cloud.key_with_material(MATERIAL, 5) for _ in range(3)]
     env = process_env(cloud.emulator, RENEWER_CONFIG=json.dumps(payments(*keys)))
     leader, follower = pty.openpty()
-    done = subprocess.run(
-        [sys.executable, "-m", "renewer", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=follower,
-        timeout=60,
-        text=True,
+    process = subprocess.Popen(
+        [sys.executable, "-m", "renewer", "run"], env=env, stdout=subprocess.PIPE, stderr=follower, text=True
     )
     os.close(follower)
-    terminal = b""
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:
-            break
-        if not chunk:
-            break
-        terminal += chunk
+    chunks: list[bytes] = []
+
+    def drain() -> None:  # read the terminal while the process writes, so it never blocks on a full pty
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # EIO: the process closed its end
+                return
+            if not chunk:
+                return
+            chunks.append(chunk)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    stdout, _ = process.communicate(timeout=60)
+    reader.join(timeout=10)
     os.close(leader)
-    assert done.returncode == 0
-    screen = terminal.decode()
-    assert "renew  [" in screen and "3/3 keys" in screen
+    screen = b"".join(chunks).decode(errors="replace")
+    assert process.returncode == 0, (stdout, screen)
+    assert "renew  [" in screen and "3/3 keys" in screen, screen
     assert '"event": "key"' not in screen
+    done = subprocess.CompletedProcess(process.args, process.returncode, stdout)
     assert "renewed 3" in done.stdout
