@@ -33,3 +33,13 @@ format: $(STAMP)
 
 clean:
 	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+
+# Benchmark against the emulator (127.0.0.1 only); writes bench/results/. BENCH_ARGS=--quick for a fast check.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP) bench/requirements.txt
+	$(PY) -m pip install --quiet -r bench/requirements.txt
+	touch $@
+
+bench: $(BENCH_STAMP)
+	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true $(PY) bench/fleet.py $(BENCH_ARGS)
