@@ -86,7 +86,15 @@ def main() -> int:
             dims = ",".join(f"{k}={v}" for k, v in sorted(metric["Dimensions"].items()))
             print(f"  {metric['MetricName']:36} {metric['Values']['value']:>10}  {dims}")
     print("\nemulator stopped.")
-    expected = {"renewed": 1, "recovered": 2, "skipped": 1, "failed": 1, "dry_run": 0, "not_attempted": 0, "delegated": 0}
+    expected = {
+        "renewed": 1,
+        "recovered": 2,
+        "skipped": 1,
+        "failed": 1,
+        "dry_run": 0,
+        "not_attempted": 0,
+        "delegated": 0,
+    }
     return 0 if report["summary"] == expected else 1
 
 
