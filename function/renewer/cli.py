@@ -22,7 +22,7 @@ from renewer.events import Options
 from renewer.handler import credentials_from_context, handler
 from renewer.progress import TerminalProgress
 
-COLUMNS = ("material", "region", "key", "state", "expires", "days left", "decision", "outcome")
+COLUMNS = ("material", "region", "key", "via", "state", "expires", "days left", "decision", "outcome")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -95,8 +95,9 @@ def render_table(report: dict[str, Any], now: float | None = None) -> str:
         rows.append(
             (
                 key["material"],
-                key["region"],
+                key["region"] if key.get("cloud", "alibaba") == "alibaba" else f"{key['cloud']}:{key['region']}",
                 key["key_id"],
+                key.get("via", "config"),
                 key["state_after"] or key["state_before"] or "?",
                 expires or ("never" if key["state_before"] else "?"),
                 _days_left(expires, now),

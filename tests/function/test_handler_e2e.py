@@ -391,7 +391,7 @@ def test_cli_plan_prints_a_table_and_changes_nothing(cloud: Cloud, tmp_path) -> 
     )
     assert done.returncode == 0, done.stderr
     header, _, row = done.stdout.splitlines()[:3]
-    assert header.split()[:4] == ["material", "region", "key", "state"]
+    assert header.split()[:5] == ["material", "region", "key", "via", "state"]
     assert due in row and "renew" in row and "dry_run" in row
     assert "dry_run 1" in done.stdout
     assert cloud.describe(due).material_expire_time == before

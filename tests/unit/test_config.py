@@ -406,3 +406,13 @@ def test_limits_section() -> None:
         with pytest.raises(ConfigError) as exc:
             load({**base, "limits": bad})
         assert fragment in exc.value.message
+
+
+def test_the_example_configuration_is_valid() -> None:
+    from pathlib import Path
+
+    from renewer.config import load, parse_text
+
+    example = Path(__file__).resolve().parents[2] / "function" / "renewer.example.yml"
+    config = load(parse_text(example.read_text(encoding="utf-8")))
+    assert [m.name for m in config.materials] == ["payments"]

@@ -191,7 +191,18 @@ def test_render_table() -> None:
     lines = render_table(sample_report(), now=NOW).splitlines()
 
     header, rule, *rows, blank, summary = lines
-    assert header.split() == ["material", "region", "key", "state", "expires", "days", "left", "decision", "outcome"]
+    assert header.split() == [
+        "material",
+        "region",
+        "key",
+        "via",
+        "state",
+        "expires",
+        "days",
+        "left",
+        "decision",
+        "outcome",
+    ]
     assert all(name in header for name in COLUMNS)
     assert set(rule.replace(" ", "")) == {"-"}
     assert len(rows) == 3
@@ -199,14 +210,26 @@ def test_render_table() -> None:
         "payments",
         "cn-hangzhou",
         "key-1",
+        "config",
         "Enabled",
         "2027-04-15T08:00:00Z",
         "90.0",
         "renew",
         "renewed",
     ]
-    assert rows[1].split() == ["payments", "cn-hangzhou", "key-2", "Enabled", "never", "-", "skip", "skipped"]
-    assert rows[2].split() == ["payments", "cn-hangzhou", "key-3", "?", "?", "-", "-", "failed", "(KcvMismatch)"]
+    assert rows[1].split() == ["payments", "cn-hangzhou", "key-2", "config", "Enabled", "never", "-", "skip", "skipped"]
+    assert rows[2].split() == [
+        "payments",
+        "cn-hangzhou",
+        "key-3",
+        "config",
+        "?",
+        "?",
+        "-",
+        "-",
+        "failed",
+        "(KcvMismatch)",
+    ]
     assert blank == ""
     assert summary == "renewed 1, recovered 0, skipped 1, failed 1, dry_run 0, not_attempted 0, delegated 0"
 
