@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import time
-from datetime import datetime, timezone
 
 from alibabacloud_kms20160120 import models
 from alibabacloud_kms20160120.client import Client
@@ -28,13 +27,8 @@ from harness import (
 )
 
 from emulator.cloud import DAY
+from renewer.targets import parse_time
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
-
-
-def _expires(text: str | None) -> float | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
 
 
 def renew_sequentially(endpoint: str, keys: list[str]) -> tuple[int, list[str]]:
@@ -52,7 +46,7 @@ def renew_sequentially(endpoint: str, keys: list[str]) -> tuple[int, list[str]]:
     for key_id in keys:
         meta = client.describe_key(models.DescribeKeyRequest(key_id=key_id)).body.key_metadata
         calls += 1
-        expires = _expires(meta.material_expire_time)
+        expires = parse_time(meta.material_expire_time)
         now = time.time()
         if expires is not None and expires - now > RENEW_BEFORE_DAYS * DAY:
             continue
@@ -75,7 +69,7 @@ def renew_sequentially(endpoint: str, keys: list[str]) -> tuple[int, list[str]]:
         client.import_key_material(importing)
         after = client.describe_key(models.DescribeKeyRequest(key_id=key_id)).body.key_metadata
         calls += 3
-        if (_expires(after.material_expire_time) or 0) < expire - 60:
+        if (parse_time(after.material_expire_time) or 0) < expire - 60:
             raise RuntimeError(f"baseline: {key_id} does not show the new expiry")
         renewed.append(key_id)
     return calls, renewed
