@@ -136,8 +136,8 @@ def test_one_material_two_clouds_one_run(cloud: Cloud, aws: dict[str, Any], invo
 
 
 def test_expired_aws_key_recovered_and_other_material_refused(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
-    expired = aws_key(aws["kms"], MATERIAL, 1 / 86400)
-    cloud.advance_clock(5)  # ValidTo passed: the key is PendingImport
+    expired = aws_key(aws["kms"], MATERIAL, 30 / 86400)  # 30 s: room for a slow machine
+    cloud.advance_clock(60)  # ValidTo passed: the key is PendingImport
     assert aws["kms"].describe_key(KeyId=expired)["KeyMetadata"]["KeyState"] == "PendingImport"
     other_key = aws_key(aws["kms"], OTHER, 5)  # holds OTHER; the config offers MATERIAL
     source = {"type": "aws-secret", "name": secret_name(aws, MATERIAL), "region": AWS_REGION}

@@ -128,10 +128,10 @@ def test_import_token_expiring_before_import_is_recovered_with_new_parameters(cl
 
 
 def test_short_deadline_does_the_most_urgent_keys_first_and_ends_in_time(cloud: Cloud, monkeypatch) -> None:
-    expired = [cloud.key_with_material(MATERIAL, 1 / DAY) for _ in range(2)]
+    expired = [cloud.key_with_material(MATERIAL, 30 / DAY) for _ in range(2)]  # 30 s: room for a slow machine
     never = [cloud.create_key() for _ in range(2)]
     due = [cloud.key_with_material(MATERIAL, d) for d in (9, 3, 7, 1, 5, 8, 2, 6)]
-    cloud.advance_clock(5)  # the two one-second keys have expired
+    cloud.advance_clock(60)  # the two 30-second keys have expired
     fleet = due + never + expired  # configured in no particular order of urgency
     config = fleet_config(cloud, fleet, limits={"concurrency": 1})
     clock = TickingClock(time.time())
