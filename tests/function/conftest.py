@@ -4,6 +4,7 @@ carrying the service role's credentials), against the live emulator on 127.0.0.1
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -100,3 +101,51 @@ def process_env(emulator: Any, **settings: str) -> dict[str, str]:
         "ALIBABA_CLOUD_ECS_METADATA_DISABLED": "true",
         **settings,
     }
+
+
+def spy_on_imports(monkeypatch: pytest.MonkeyPatch, target: type) -> list[str]:
+    """Record every import token and wrapped material a KMS target class handles (the real calls
+    still go out), so a test can look for them in everything the run printed or returned."""
+    seen: list[str] = []
+    real_params, real_import = target.get_parameters_for_import, target.import_key_material
+
+    def params(self: Any, key_id: str, algorithm: str) -> Any:
+        result = real_params(self, key_id, algorithm)
+        seen.append(result.token)
+        return result
+
+    def import_material(self: Any, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> Any:
+        seen.append(wrapped_b64)
+        return real_import(self, key_id, wrapped_b64, token, expire_unix)
+
+    monkeypatch.setattr(target, "get_parameters_for_import", params)
+    monkeypatch.setattr(target, "import_key_material", import_material)
+    return seen
+
+
+def secret_forms(raw: bytes) -> set[str]:
+    """The ways a secret could be printed: hex, base64 (padded, not, URL-safe) and, if long, raw."""
+    b64 = base64.b64encode(raw).decode()
+    forms = {raw.hex(), raw.hex().upper(), b64, b64.rstrip("="), base64.urlsafe_b64encode(raw).decode().rstrip("=")}
+    return forms | ({raw.decode("latin-1")} if len(raw) >= 8 else set())
+
+
+def assert_no_secrets(result: Invocation, cloud: Cloud, materials: list[bytes], wire_values: list[str]) -> None:
+    """None of ``materials`` nor the base64 ``wire_values`` (tokens, wrapped material) appears in the
+    invocation's output, report or exception, nor in the emulator's calls log and metrics."""
+    haystack = "\n".join(
+        [
+            result.output,
+            json.dumps(result.report),
+            str(result.error),
+            repr(result.error),
+            json.dumps(cloud.calls()),
+            json.dumps(cloud.metrics()),
+        ]
+    )
+    for material in materials:
+        for form in secret_forms(material):
+            assert form not in haystack
+    for value in wire_values:
+        for form in secret_forms(base64.b64decode(value)) | {value}:
+            assert form not in haystack

@@ -16,7 +16,7 @@ import boto3
 import pytest
 
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
-from tests.function.conftest import EVENTS, ROOT, Cloud, outcomes, process_env
+from tests.function.conftest import EVENTS, ROOT, Cloud, assert_no_secrets, outcomes, process_env, spy_on_imports
 
 MATERIAL = bytes(range(90, 122))
 OTHER = bytes(range(160, 192))
@@ -229,3 +229,22 @@ def test_lambda_handler_with_an_eventbridge_schedule(aws: dict[str, Any], monkey
     report = lambda_handler.handler(event, context)
     assert outcomes(report) == {due: "renewed"}
     assert report["run"]["trigger"].startswith("eventbridge:arn:aws:events:")
+
+
+def test_no_secret_in_any_output_with_aws_keys(cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch) -> None:
+    """The AWS path leaks nothing either: the material, boto3's import tokens and wrapped material
+    (two-step RSA_AES_KEY_WRAP too), in no log line, report, exception or calls log."""
+    from renewer.aws import AwsKms
+
+    seen = spy_on_imports(monkeypatch, AwsKms)
+    due = aws_key(aws["kms"], MATERIAL, 3)
+    wrong = aws_key(aws["kms"], OTHER, 3)  # offered MATERIAL: refused
+    source = {"type": "aws-secret", "name": secret_name(aws, MATERIAL), "region": AWS_REGION}
+    keys = [{"cloud": "aws", "region": AWS_REGION, "key_id": k} for k in (due, wrong)]
+    config = {
+        "materials": [{"name": "p", "source": source, "wrapping_algorithm": "RSA_AES_KEY_WRAP_SHA_256", "keys": keys}]
+    }
+    result = invoke(config)
+    assert {k["key_id"]: k["outcome"] for k in result.report["keys"]} == {due: "renewed", wrong: "failed"}
+    assert len(seen) >= 4
+    assert_no_secrets(result, cloud, [MATERIAL, OTHER], seen)

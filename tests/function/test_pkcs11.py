@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
+from renewer.alibaba import AlibabaKms
 from renewer.errors import RenewalFailedError
 from renewer.wrapping import key_check_value
-from tests.function.conftest import Cloud, outcomes
+from tests.function.conftest import Cloud, assert_no_secrets, outcomes, spy_on_imports
 
 LIBRARY_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
 TOKEN, PIN, SO_PIN = "byok", "1234", "5678"
@@ -111,9 +112,11 @@ def test_secret_and_hsm_materials_renewed_in_one_run(cloud: Cloud, softhsm, invo
             },
         ]
     }
+    seen = spy_on_imports(monkeypatch, AlibabaKms)
     result = invoke(config)
     assert result.error is None, result.report
     assert outcomes(result.report) == {plain: "renewed", hsm_due: "renewed", hsm_new: "recovered"}
+    assert_no_secrets(result, cloud, [HSM_MATERIAL, SECRET_MATERIAL], seen)
     # KMS accepted the HSM's wrap for a key that already held HSM_MATERIAL: it is that material.
     assert cloud.decrypt(before, region="cn-shanghai") == "encrypted before the renewal"
     assert result.report["run"]["api"]["material_reads"] == 2
