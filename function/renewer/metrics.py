@@ -29,6 +29,8 @@ class Datum:
 def build(results: list[KeyResult], now: float) -> list[Datum]:
     data: list[Datum] = []
     for r in results:
+        if r.outcome == "delegated":
+            continue  # the fan-out worker that renews it reports it
         key = r.resolved_key_id or r.key_id
         dims = {"keyId": key, "region": r.region, "material": r.material}
         state = r.state_after or r.state_before

@@ -297,3 +297,12 @@ def test_local_context_from_environ_feeds_credentials_from_context(
 
     assert credentials_from_context(context) == expected
     assert (context.region, context.function.timeout) == ("cn-shanghai", 30)
+
+
+def test_delegated_keys_are_left_to_their_worker() -> None:
+    data = metrics.build([result("k1", "delegated", state_before="Enabled", expires_after=NOW + DAY)], NOW)
+    assert [d.name for d in data] == [
+        "KeyMaterialRenewals",
+        "KeyMaterialRenewalFailures",
+        "KeyMaterialRenewalsSkippedForTime",
+    ]
