@@ -109,11 +109,7 @@ class AlibabaKms:
         self.caller = caller
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
-        def attempt() -> T:
-            with cloud_errors(action):
-                return call()
-
-        return self.caller(attempt)
+        return self.caller.call(action, call, cloud_errors)
 
     def describe_key(self, key_id: str) -> KeyInfo:
         request = kms_models.DescribeKeyRequest(key_id=key_id)
@@ -183,8 +179,4 @@ class AlibabaCms:
         self.caller = caller
 
     def put_custom_metric(self, request: Any) -> None:
-        def attempt() -> None:
-            with cloud_errors("PutCustomMetric"):
-                self.client.put_custom_metric(request)
-
-        self.caller(attempt)
+        self.caller.call("PutCustomMetric", lambda: self.client.put_custom_metric(request), cloud_errors)

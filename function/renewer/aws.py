@@ -83,11 +83,7 @@ class _Called:
         self.caller = caller
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
-        def attempt() -> T:
-            with aws_errors(action):
-                return call()
-
-        return self.caller(attempt)
+        return self.caller.call(action, call, aws_errors)
 
 
 class AwsKms(_Called):

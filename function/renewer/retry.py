@@ -13,6 +13,7 @@ import contextvars
 import random
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -95,6 +96,16 @@ class Caller:
     deadline: Deadline
     max_attempts: int = 5
     backoff: Backoff = field(default_factory=Backoff)
+
+    def call(self, action: str, call: Callable[[], T], errors: Callable[[str], AbstractContextManager[None]]) -> T:
+        """Run an SDK call as ``action``, its exceptions translated by ``errors`` (a context manager
+        per cloud: :func:`renewer.alibaba.cloud_errors`, :func:`renewer.aws.aws_errors`)."""
+
+        def attempt() -> T:
+            with errors(action):
+                return call()
+
+        return self(attempt)
 
     def __call__(self, call: Callable[[], T]) -> T:
         attempt = 0
