@@ -60,9 +60,6 @@ class Material:
     def secrets(self) -> tuple[bytes, ...]:
         return (self._data,)
 
-    def check_kcv(self, expected: str | None, where: str) -> None:
-        check_kcv(self, expected, where)
-
     def __repr__(self) -> str:
         return "Material(<redacted>)"
 

@@ -9,13 +9,15 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from renewer.config import SourceSpec
 from renewer.errors import CloudError, MaterialError
 from renewer.material import MATERIAL_BYTES, KeyMaterial, Material, decode_binary, decode_text
+
+T = TypeVar("T")
 
 
 class MaterialSource(Protocol):
@@ -71,23 +73,35 @@ class SecretReader(Protocol):
     def get_secret_value(self, name: str, version_stage: str | None) -> tuple[str, str]: ...
 
 
-class AlibabaSecretSource:
-    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 32 bytes."""
+class _CloudSecretSource:
+    """A secret in a cloud's secret store: its name, region and stage, and the reader of that store."""
 
-    def __init__(self, name: str, region: str, reader: SecretReader, version_stage: str | None = None) -> None:
+    label = "secret"
+
+    def __init__(self, name: str, region: str, reader: Any, version_stage: str | None = None) -> None:
         self.name = name
         self.region = region
         self.reader = reader
         self.version_stage = version_stage
 
     def describe(self) -> str:
-        return f"secret {self.name} in {self.region}"
+        return f"{self.label} {self.name} in {self.region}"
 
-    def fetch(self) -> Material:
+    def _read(self, read: Callable[[str, str | None], T]) -> T:
+        """Call the store; a service error fails the material under the service's code."""
         try:
-            data, data_type = self.reader.get_secret_value(self.name, self.version_stage)
+            return read(self.name, self.version_stage)
         except CloudError as exc:
             raise MaterialError(f"{self.describe()}: {exc.code}: {exc.message}", code=exc.code) from exc
+
+
+class AlibabaSecretSource(_CloudSecretSource):
+    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 32 bytes."""
+
+    reader: SecretReader
+
+    def fetch(self) -> Material:
+        data, data_type = self._read(self.reader.get_secret_value)
         if data_type == "binary":
             try:
                 raw = base64.b64decode(data or "", validate=True)
@@ -103,24 +117,15 @@ class AwsSecretReader(Protocol):
     def get_secret(self, name: str, version_stage: str | None) -> tuple[str | None, bytes | None]: ...
 
 
-class AwsSecretSource:
+class AwsSecretSource(_CloudSecretSource):
     """An AWS Secrets Manager secret: ``SecretString`` holding hex or base64, or ``SecretBinary``
     holding the raw 32 bytes."""
 
-    def __init__(self, name: str, region: str, reader: AwsSecretReader, version_stage: str | None = None) -> None:
-        self.name = name
-        self.region = region
-        self.reader = reader
-        self.version_stage = version_stage
-
-    def describe(self) -> str:
-        return f"AWS secret {self.name} in {self.region}"
+    label = "AWS secret"
+    reader: AwsSecretReader
 
     def fetch(self) -> Material:
-        try:
-            text, binary = self.reader.get_secret(self.name, self.version_stage)
-        except CloudError as exc:
-            raise MaterialError(f"{self.describe()}: {exc.code}: {exc.message}", code=exc.code) from exc
+        text, binary = self._read(self.reader.get_secret)
         if binary is not None:
             return decode_binary(binary, self.describe())
         return decode_text(text or "", self.describe())
