@@ -35,14 +35,17 @@ class Invoker(Protocol):
         """Start one asynchronous invocation; returns its request id."""
 
 
-def split(due: list[Item], size: int) -> list[Shard]:
-    """Consecutive runs of ``size`` keys, in the order given (most urgent first)."""
+def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
+    """Consecutive runs of ``size`` keys, in the order given (most urgent first), each with its shard."""
     chunks = [due[start : start + size] for start in range(0, len(due), size)]
     return [
-        Shard(
-            i,
-            len(chunks),
-            tuple(ShardKey(spec.name, r.region, r.resolved_key_id or r.key_id, r.cloud) for spec, r in chunk),
+        (
+            Shard(
+                i,
+                len(chunks),
+                tuple(ShardKey(spec.name, r.region, r.resolved_key_id or r.key_id, r.cloud) for spec, r in chunk),
+            ),
+            chunk,
         )
         for i, chunk in enumerate(chunks, start=1)
     ]
@@ -50,10 +53,8 @@ def split(due: list[Item], size: int) -> list[Shard]:
 
 def fan_out(due: list[Item], options: Options, fanout: Fanout, invoker: Invoker) -> list[dict[str, Any]]:
     """Invoke one worker per shard; marks each key ``delegated`` (or ``failed`` with the invoke error)."""
-    shards = split(due, fanout.shard_size)
     records = []
-    for shard, start in zip(shards, range(0, len(due), fanout.shard_size), strict=True):
-        chunk = due[start : start + len(shard.keys)]
+    for shard, chunk in split(due, fanout.shard_size):
         payload = json.dumps({"shard": shard.to_json(), "dryRun": options.dry_run, "force": options.force})
         record: dict[str, Any] = {"id": shard.id, "of": shard.of, "keys": len(shard.keys), "request_id": None}
         try:
