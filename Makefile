@@ -17,6 +17,12 @@ node_modules/.bin/fun: package.json package-lock.json scripts/install-fun.sh
 	bash scripts/install-fun.sh
 	touch $@
 
+# SoftHSM 2 for the PKCS#11 tests, unpacked from Debian's packages into .softhsm/ (nothing system-wide).
+SOFTHSM := .softhsm
+$(SOFTHSM)/.installed: scripts/install-softhsm.sh
+	bash scripts/install-softhsm.sh
+	touch $@
+
 demo: $(STAMP)
 	$(PY) scripts/demo.py
 
@@ -24,8 +30,10 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 
-test: $(STAMP) node_modules/.bin/fun lint
-	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true $(PY) -m pytest -n 2 -q
+test: $(STAMP) node_modules/.bin/fun $(SOFTHSM)/.installed lint
+	ALIBABA_CLOUD_ECS_METADATA_DISABLED=true \
+	SOFTHSM2_UTIL=$(CURDIR)/$(SOFTHSM)/bin/softhsm2-util SOFTHSM2_LIB=$(CURDIR)/$(SOFTHSM)/lib/libsofthsm2.so \
+	$(PY) -m pytest -n 2 -q
 
 format: $(STAMP)
 	$(VENV)/bin/ruff format .

@@ -1,6 +1,9 @@
-"""Material that never leaves the HSM, against SoftHSM 2 (Debian ``softhsm2``, installed by
-``.ci/run``) in a temporary token directory. The emulator's unwrap proves the material is the
-HSM's: KMS refuses any other material for a key that already had one.
+"""Material that never leaves the HSM, against SoftHSM 2 in a temporary token directory. The emulator's
+unwrap proves the material is the HSM's: KMS refuses any other material for a key that already had one.
+
+SoftHSM is the tool and library named by ``SOFTHSM2_UTIL`` and ``SOFTHSM2_LIB`` (``make test`` unpacks
+Debian's packages into ``.softhsm/`` with ``scripts/install-softhsm.sh`` and sets both), else the ones in
+``.softhsm/``, else a system-wide ``softhsm2``. Without SoftHSM these tests fail; they never skip.
 
 SoftHSM 2.6 implements ``CKM_RSA_PKCS_OAEP`` for ``C_WrapKey`` with SHA-1 only, so the HSM
 materials here use ``RSAES_OAEP_SHA_1``; ``RSAES_OAEP_SHA_256`` is shown to fail cleanly on it.
@@ -22,31 +25,54 @@ from renewer.errors import RenewalFailedError
 from renewer.wrapping import key_check_value
 from tests.function.conftest import Cloud, assert_no_secrets, outcomes, spy_on_imports
 
-LIBRARY_CANDIDATES = ("/usr/lib/softhsm/libsofthsm2.so", "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so")
+LOCAL = Path(__file__).resolve().parents[2] / ".softhsm"  # where scripts/install-softhsm.sh unpacks
+LIBRARIES = (
+    LOCAL / "lib/libsofthsm2.so",
+    "/usr/lib/softhsm/libsofthsm2.so",
+    "/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so",
+)
 TOKEN, PIN, SO_PIN = "byok", "1234", "5678"
 HSM_MATERIAL = bytes(range(200, 232))
 SECRET_MATERIAL = bytes(range(1, 33))
+
+
+def softhsm_paths() -> tuple[str, str]:
+    """(library, softhsm2-util): the environment's, else the first found; fails the test if either is missing."""
+    library = os.environ.get("SOFTHSM2_LIB") or next((str(p) for p in LIBRARIES if Path(p).exists()), "")
+    util = os.environ.get("SOFTHSM2_UTIL") or next(
+        (str(p) for p in (LOCAL / "bin/softhsm2-util", shutil.which("softhsm2-util")) if p and Path(p).exists()), ""
+    )
+    if not (library and Path(library).is_file() and util and Path(util).is_file()):
+        pytest.fail(
+            f"SoftHSM 2 not found (library {library or '-'}, softhsm2-util {util or '-'}): `make test` unpacks it "
+            "into .softhsm/ (scripts/install-softhsm.sh); or set SOFTHSM2_LIB and SOFTHSM2_UTIL"
+        )
+    return library, util
 
 
 @pytest.fixture(scope="session")
 def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A SoftHSM token in a temporary directory. SoftHSM reads SOFTHSM2_CONF when the library is
     initialised, once per process, so this is set up once for the session."""
-    library = next((p for p in LIBRARY_CANDIDATES if Path(p).exists()), None)
-    if library is None or shutil.which("softhsm2-util") is None:
-        pytest.fail("SoftHSM 2 is not installed: `apt-get install softhsm2` (.ci/run does it)")
+    library, util = softhsm_paths()
     root = tmp_path_factory.mktemp("softhsm")
     (root / "tokens").mkdir()
     conf = root / "softhsm2.conf"
     conf.write_text(f"directories.tokendir = {root / 'tokens'}\nobjectstore.backend = file\nlog.level = ERROR\n")
     os.environ["SOFTHSM2_CONF"] = str(conf)
     subprocess.run(
-        ["softhsm2-util", "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", SO_PIN],
+        [util, "--module", library, "--init-token", "--free", "--label", TOKEN, "--pin", PIN, "--so-pin", SO_PIN],
         check=True,
         capture_output=True,
         env={**os.environ, "SOFTHSM2_CONF": str(conf)},
     )
     yield {"library": library}
+
+
+def test_missing_softhsm_fails_never_skips(monkeypatch) -> None:
+    monkeypatch.setenv("SOFTHSM2_LIB", "/nonexistent/libsofthsm2.so")
+    with pytest.raises(pytest.fail.Exception, match="SoftHSM 2 not found"):
+        softhsm_paths()
 
 
 def hsm_key(softhsm: dict[str, Any], label: str, material: bytes = HSM_MATERIAL, **attributes: bool) -> str:
