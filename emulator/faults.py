@@ -11,11 +11,18 @@
 
 Faults apply to signed API calls only, after the signature check, never to the admin API.
 Thread safe; the random source, the monotonic clock and the sleep are injected for tests.
+
+Every field is checked before anything changes (:meth:`FaultSettings.from_json` raises
+``ValueError`` naming it): numbers must be finite and in range (``latency_ms`` at most
+:data:`MAX_LATENCY_MS`, ``qps_limit`` at most :data:`MAX_QPS_LIMIT`), codes and action names
+look like the service's (``Forbidden.NoPermission``, ``DescribeKey``).
 """
 
 from __future__ import annotations
 
+import math
 import random
+import re
 import threading
 import time
 from collections import deque
@@ -27,6 +34,9 @@ from emulator import errors
 from emulator.errors import ServiceError
 
 DEFAULT_ERROR_CODE = "ServiceUnavailableTemporary"
+MAX_LATENCY_MS = 60_000.0  # longer than any SDK's read timeout: a longer sleep would only hang threads
+MAX_QPS_LIMIT = 1_000_000
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9.]{0,99}")  # an error code or an action name
 _THROTTLING_MESSAGE = "Request was denied due to request throttling."
 _MESSAGES = {
     "Throttling": _THROTTLING_MESSAGE,
@@ -71,13 +81,15 @@ class FaultSettings:
         unknown = set(document) - {"latency_ms", "error_rate", "error_code", "qps_limit", "actions"}
         if unknown:
             raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
-        latency_ms = _number(document.get("latency_ms", 0), "latency_ms", 0, None)
+        latency_ms = _number(document.get("latency_ms", 0), "latency_ms", 0, MAX_LATENCY_MS)
         error_rate = _number(document.get("error_rate", 0), "error_rate", 0, 1)
         error_code = document.get("error_code") or DEFAULT_ERROR_CODE
-        if not isinstance(error_code, str):
-            raise ValueError("error_code must be a string")
+        if not isinstance(error_code, str) or not _NAME.fullmatch(error_code):
+            raise ValueError("error_code must be an error code such as Throttling or Forbidden.NoPermission")
         actions = document.get("actions")
-        if actions is not None and (not isinstance(actions, list) or not all(isinstance(a, str) for a in actions)):
+        if actions is not None and (
+            not isinstance(actions, list) or not all(isinstance(a, str) and _NAME.fullmatch(a) for a in actions)
+        ):
             raise ValueError("actions must be a list of action names")
         return cls(
             latency_ms,
@@ -153,12 +165,17 @@ class Faults:
         window.append(now)
 
 
-def _number(value: Any, name: str, low: float, high: float | None) -> float:
+def _number(value: Any, name: str, low: float, high: float) -> float:
+    """A finite number within low..high (NaN compares false with everything, so it is tested first)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number")
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{name} must be between {low} and {high}" if high is not None else f"{name} must be >= {low}")
-    return float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond any float
+        number = math.inf
+    if not math.isfinite(number) or not low <= number <= high:
+        raise ValueError(f"{name} must be a number from {low:g} to {high:g}")
+    return number
 
 
 def _qps_limit(value: Any) -> int | dict[str, int] | None:
@@ -170,6 +187,6 @@ def _qps_limit(value: Any) -> int | dict[str, int] | None:
 
 
 def _positive_int(value: Any, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_QPS_LIMIT:
+        raise ValueError(f"{name} must be an integer from 1 to {MAX_QPS_LIMIT}")
     return value

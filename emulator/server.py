@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from werkzeug.wrappers import Request, Response
 
 from emulator import aws_responses
-from emulator.clock import Clock
+from emulator.clock import Clock, check_time, finite
 from emulator.errors import ServiceError
 from emulator.faults import Faults, FaultSettings
 from emulator.functions import Functions
@@ -171,22 +171,25 @@ class Service:
             known = any(route_name == name for _, route_name in _ADMIN_ROUTES)
             return _admin_json({"error": f"no {request.method} /_emulator/{name}"}, 405 if known else 404)
         try:
-            body = request.get_data()
-            document = json.loads(body) if body.strip() else {}
-            if not isinstance(document, dict):
-                raise ValueError("the body must be a JSON object")
-            return _admin_json(handler(self, region, document))
-        except ValueError as exc:  # includes malformed JSON
-            return _admin_json({"error": str(exc)}, 400)
+            return _admin_json(handler(self, region, _json_object(request.get_data())))
+        except (ValueError, RecursionError) as exc:  # includes malformed or absurdly nested JSON
+            return _admin_json({"error": str(exc) or type(exc).__name__}, 400)
 
     # --- admin handlers: (service, region, JSON body) -> JSON-able result ---
 
     def _clock(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        """``{"now": UNIX}`` and/or ``{"advance": SECONDS}``: both checked before the clock moves."""
+        unknown = set(document) - {"now", "advance"}
+        if unknown:
+            raise ValueError(f"unknown fields: {', '.join(sorted(unknown))}")
         clock = self.emulator.clock
         if "now" in document:
-            clock.set(_number(document["now"], "now"))
-        if "advance" in document:
-            clock.advance(_number(document["advance"], "advance"))
+            target = check_time(document["now"], "now")
+            if "advance" in document:
+                target = check_time(target + finite(document["advance"], "advance"), "now + advance")
+            clock.set(target)
+        elif "advance" in document:
+            clock.advance(document["advance"])
         return {"now": clock.now()}
 
     def _set_faults(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
@@ -221,10 +224,18 @@ _ADMIN_ROUTES: dict[tuple[str, str], Callable[[Service, str, dict[str, Any]], An
 }
 
 
-def _number(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number")
-    return float(value)
+def _json_object(body: bytes) -> dict[str, Any]:
+    """An admin request body: a JSON object (empty body: ``{}``); ``NaN`` and ``Infinity`` refused."""
+    if not body.strip():
+        return {}
+    document = json.loads(body, parse_constant=_no_constant)
+    if not isinstance(document, dict):
+        raise ValueError("the body must be a JSON object")
+    return document
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number this API accepts")
 
 
 def _admin_json(document: Any, status: int = 200) -> Response:

@@ -51,6 +51,10 @@ class EmulatorProcess:
     def url(self, region: str = REGIONS[0]) -> str:
         return f"http://{self.endpoint(region)}"
 
+    def admin_headers(self) -> dict[str, str]:
+        """The headers every admin request needs."""
+        return {}
+
     def admin(self, method: str, path: str, json: Any = None, region: str = REGIONS[0]) -> Any:
         """Call the admin API (``/_emulator/...``; a bare name like ``"calls"`` is prefixed)."""
         if not path.startswith("/"):
