@@ -2,14 +2,23 @@
 
 Without a path the store keeps nothing and every method is a cheap no-op, so the in-memory
 emulator pays nothing for it.
+
+The file holds key material and secret values, so only its owner may read it: it is created with
+mode 0600, an existing file (and any sqlite sidecar left from an earlier run: ``-wal``, ``-shm``,
+``-journal``) is set to 0600 before it is opened, and sqlite creates new sidecars with the mode of
+the database file.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from typing import Any
+
+PRIVATE = 0o600
+SIDECARS = ("-wal", "-shm", "-journal")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS records (
@@ -28,6 +37,7 @@ class Store:
         self._lock = threading.Lock()
         self._db: sqlite3.Connection | None = None
         if path:
+            make_private(path)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute(_SCHEMA)
@@ -71,3 +81,11 @@ class Store:
         if self._db is not None:
             self._db.close()
             self._db = None
+
+
+def make_private(path: str) -> None:
+    """Create ``path`` readable by its owner only, or make an existing one (and its sidecars) so."""
+    os.close(os.open(path, os.O_RDWR | os.O_CREAT, PRIVATE))  # the mode applies only when created
+    for name in (path, *(path + suffix for suffix in SIDECARS)):
+        if os.path.exists(name):
+            os.chmod(name, PRIVATE)

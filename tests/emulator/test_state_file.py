@@ -1,13 +1,32 @@
-"""``--state FILE``: keys, aliases, secrets and import tokens survive a restart of the process."""
+"""``--state FILE``: keys, aliases, secrets and import tokens survive a restart of the process; the
+file (key material, secret values) is readable by its owner only."""
 
 from __future__ import annotations
 
 import os
+import stat
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
+from emulator.backend.store import Store
 from emulator.cloud import EmulatedCloud, spawn
 
 AK, SECRET = "stateAccessKeyId", "stateAccessKeySecret"
 MATERIAL = os.urandom(32)
+
+
+@contextmanager
+def umask(mask: int) -> Iterator[None]:
+    previous = os.umask(mask)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
 
 
 def test_state_survives_restart(tmp_path) -> None:
@@ -25,3 +44,26 @@ def test_state_survives_restart(tmp_path) -> None:
         cloud.import_material("cn-hangzhou", key_id, MATERIAL, 0)  # same material still accepted
     with spawn(("cn-hangzhou",), AK, SECRET) as (_, endpoints):  # without --state: empty
         assert EmulatedCloud(endpoints, AK, SECRET).calls() == []
+
+
+def test_state_file_and_its_sidecars_are_private_even_with_a_permissive_umask(tmp_path) -> None:
+    path = tmp_path / "emulator.sqlite"
+    with umask(0), spawn(("cn-hangzhou",), AK, SECRET, extra_args=("--state", str(path))) as (_, endpoints):
+        cloud = EmulatedCloud(endpoints, AK, SECRET)
+        cloud.key_with_material(MATERIAL, 10)
+        cloud.secret("byok/private", MATERIAL.hex())
+        files = [path, *(p for p in tmp_path.iterdir() if p.name.startswith(f"{path.name}-"))]
+        assert len(files) > 1, "WAL mode: the -wal and -shm files exist while the emulator runs"
+        assert {f.name: mode(f) for f in files} == {f.name: 0o600 for f in files}
+    assert mode(path) == 0o600
+
+
+def test_an_existing_state_file_is_made_private(tmp_path) -> None:
+    path = tmp_path / "old.sqlite"
+    Store(str(path)).close()
+    path.chmod(0o644)
+    (tmp_path / "old.sqlite-journal").write_bytes(b"")
+    (tmp_path / "old.sqlite-journal").chmod(0o666)
+    Store(str(path)).close()
+    assert mode(path) == 0o600
+    assert mode(tmp_path / "old.sqlite-journal") == 0o600
