@@ -37,6 +37,7 @@ from emulator.transport import EmulatorHTTPServer
 
 if TYPE_CHECKING:
     from emulator.backend.region import RegionBackend
+    from emulator.backend.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,7 @@ class EmulatorLike(Protocol):
     credentials: dict[str, str]
     regions: list[str]
     clock: Clock
+    store: Store
 
     def dispatch(self, region: str, action: str, version: str, params: Mapping[str, str]) -> dict[str, Any]: ...
 
@@ -94,11 +96,14 @@ class Service:
     emulator: EmulatorLike
     faults: Faults = field(default_factory=Faults)
     calls: CallLog = field(default_factory=CallLog)
-    nonces: NonceCache = field(default_factory=NonceCache)
+    nonces: NonceCache | None = None
     real_time: Callable[[], float] = time.time
     functions: Functions | None = None
 
     def __post_init__(self) -> None:
+        if self.nonces is None:  # kept in the --state file, if there is one, so a restart opens no replay
+            store = self.emulator.store
+            self.nonces = NonceCache(self.real_time, journal=store if store.enabled else None)
         if self.functions is None:
             account = getattr(self.emulator, "account_id", "1234567890123456")
             self.functions = Functions(account, self.emulator.credentials, self.real_time)
@@ -128,6 +133,7 @@ class Service:
         key_id = wire.params.get("KeyId") or wire.params.get("SecretName")
         try:
             call = rpc.call_of(wire)
+            assert self.nonces is not None
             signing.verify(wire, self.emulator.credentials, self.nonces, self.real_time)
             self.faults.apply(region, call.action)
             fields = self.emulator.dispatch(region, call.action, call.version, call.params)

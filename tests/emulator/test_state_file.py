@@ -1,16 +1,19 @@
-"""``--state FILE``: keys, aliases, secrets and import tokens survive a restart of the process; the
-file (key material, secret values) is readable by its owner only."""
+"""``--state FILE``: keys, aliases, secrets, import tokens and used signature nonces survive a restart
+of the process; the file (key material, secret values) is readable by its owner only."""
 
 from __future__ import annotations
 
 import os
 import stat
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from emulator.backend.store import Store
 from emulator.cloud import EmulatedCloud, spawn
+from emulator.protocol.nonces import NonceCache
+from tests.emulator.signed_requests import send_v1, v1_params
 
 AK, SECRET = "stateAccessKeyId", "stateAccessKeySecret"
 MATERIAL = os.urandom(32)
@@ -67,3 +70,27 @@ def test_an_existing_state_file_is_made_private(tmp_path) -> None:
     Store(str(path)).close()
     assert mode(path) == 0o600
     assert mode(tmp_path / "old.sqlite-journal") == 0o600
+
+
+def test_a_nonce_used_before_a_restart_is_refused_after_it(tmp_path) -> None:
+    state = ("--state", str(tmp_path / "emulator.sqlite"))
+    request = v1_params(AK, SECRET, nonce=f"replayed-{uuid.uuid4()}")
+    with spawn(("cn-hangzhou",), AK, SECRET, extra_args=state) as (_, endpoints):
+        assert send_v1(endpoints["cn-hangzhou"], request).status == 200
+    with spawn(("cn-hangzhou",), AK, SECRET, extra_args=state) as (_, endpoints):
+        replay = send_v1(endpoints["cn-hangzhou"], request)
+        assert (replay.status, replay.code) == (400, "SignatureNonceUsed")
+        assert send_v1(endpoints["cn-hangzhou"], v1_params(AK, SECRET)).status == 200
+
+
+def test_nonces_in_the_store_are_pruned_when_they_expire(tmp_path) -> None:
+    now = [1_800_000_000.0]
+    path = str(tmp_path / "nonces.sqlite")
+    cache = NonceCache(lambda: now[0], journal=Store(path))
+    assert cache.use("old", now[0] + 10) and cache.use("new", now[0] + 100)
+    restarted = NonceCache(lambda: now[0], journal=Store(path))
+    assert not restarted.use("old", now[0] + 10) and not restarted.use("new", now[0] + 100)
+    now[0] += 50  # "old" has expired, "new" has not
+    assert restarted.use("another", now[0] + 100)
+    assert sorted(nonce for nonce, _ in Store(path).load_nonces(0)) == ["another", "new"]
+    assert NonceCache(lambda: now[0], journal=Store(path)).size() == 2
