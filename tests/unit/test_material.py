@@ -10,7 +10,15 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from renewer.errors import MaterialError
-from renewer.material import Material, check_kcv, decode_binary, decode_text
+from renewer.material import (
+    MAX_SOURCE_BYTES,
+    Encoding,
+    Material,
+    check_kcv,
+    decode_binary,
+    decode_file,
+    decode_text,
+)
 from renewer.wrapping import key_check_value
 
 MATERIAL = bytes([0xFB, 0xFF, 0xBF]) * 10 + b"\x01\x02"  # base64 holds '+' and '/', so urlsafe differs
@@ -79,7 +87,7 @@ def test_text_that_is_neither_hex_nor_base64(text: str) -> None:
     assert info.value.message == f"{WHERE}: text is neither 64 hex digits nor base64 ({len(compact)} characters)"
     # The decoder's own message may quote the input: it is neither the cause nor the context.
     assert info.value.__cause__ is None
-    assert info.value.__suppress_context__ is True
+    assert info.value.__context__ is None or info.value.__suppress_context__ is True
 
 
 def test_decode_binary_accepts_exactly_32_bytes() -> None:
@@ -103,6 +111,171 @@ def test_material_constructor_checks_the_size() -> None:
     assert info.value.message == "material is 31 bytes; expected exactly 32 (256 bits)"
 
 
+# --- Encodings: never ambiguous (see renewer.material's docstring) ---
+
+RAW, HEX_, B64_ = Encoding.RAW, Encoding.HEX, Encoding.BASE64
+KEY128_HEX = bytes(range(0xA0, 0xB0)).hex()  # a 128-bit key written as 32 hex digits: 32 printable bytes
+B64_OF_24 = base64.b64encode(bytes(range(0xC0, 0xD8))).decode()  # 32 base64 characters of 24 bytes
+PRINTABLE_32 = [KEY128_HEX, KEY128_HEX.upper(), B64_OF_24, "correct horse battery staple!!!!", "0" * 30 + "\r\n"]
+
+
+@pytest.mark.parametrize("text", PRINTABLE_32, ids=["hex-128", "hex-128-upper", "base64-24", "passphrase", "crlf"])
+@pytest.mark.parametrize("decode", [decode_binary, decode_file], ids=["binary", "file"])
+def test_32_printable_bytes_without_an_encoding_are_ambiguous(decode: object, text: str) -> None:
+    with pytest.raises(MaterialError) as info:
+        decode(text.encode(), WHERE)  # type: ignore[operator]
+
+    assert info.value.code == "MaterialAmbiguous"
+    assert info.value.message == (
+        f"{WHERE}: the 32 bytes are all printable ASCII: the raw material, or text encoding another? "
+        "Set encoding: raw|hex|base64 on this source"
+    )
+    assert info.value.__cause__ is None and info.value.__context__ is None
+
+
+@pytest.mark.parametrize("decode", [decode_binary, decode_file], ids=["binary", "file"])
+def test_32_printable_bytes_with_encoding_raw_are_the_material(decode: object) -> None:
+    assert decode(KEY128_HEX.encode(), WHERE, RAW).reveal() == KEY128_HEX.encode()  # type: ignore[operator]
+
+
+@pytest.mark.parametrize("decode", [decode_binary, decode_file], ids=["binary", "file"])
+@pytest.mark.parametrize(
+    ("text", "encoding", "size"),
+    [(KEY128_HEX, HEX_, 16), (B64_OF_24, B64_, 24)],
+    ids=["hex", "base64"],
+)
+def test_32_printable_bytes_read_as_text_are_what_they_encode(
+    decode: object, text: str, encoding: Encoding, size: int
+) -> None:
+    with pytest.raises(MaterialError) as info:
+        decode(text.encode(), WHERE, encoding)  # type: ignore[operator]
+
+    assert info.value.code == "MaterialWrongSize"
+    assert info.value.message == f"{WHERE}: decodes to {size} bytes; expected exactly 32 (256 bits)"
+    assert decode(text.encode(), WHERE, encoding, size).reveal() == (  # type: ignore[operator]
+        bytes.fromhex(text) if encoding is HEX_ else base64.b64decode(text)
+    )
+
+
+@pytest.mark.parametrize("decode", [decode_binary, decode_file], ids=["binary", "file"])
+def test_32_bytes_that_are_not_all_printable_are_raw_without_an_encoding(decode: object) -> None:
+    almost = KEY128_HEX.encode()[:-1] + b"\x00"
+
+    assert decode(MATERIAL, WHERE).reveal() == MATERIAL  # type: ignore[operator]
+    assert decode(almost, WHERE).reveal() == almost  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [(HEX.encode() + b"\n", MATERIAL), (B64.encode(), MATERIAL), (MATERIAL, MATERIAL)],
+    ids=["hex-text", "base64-text", "raw"],
+)
+def test_a_file_without_an_encoding_reads_raw_or_text(data: bytes, expected: bytes) -> None:
+    assert decode_file(data, WHERE).reveal() == expected
+
+
+def test_a_binary_value_is_never_read_as_text_without_an_encoding() -> None:
+    with pytest.raises(MaterialError) as info:
+        decode_binary(HEX.encode(), WHERE)
+
+    assert info.value.code == "MaterialWrongSize"
+    assert decode_binary(HEX.encode(), WHERE, HEX_).reveal() == MATERIAL
+
+
+@pytest.mark.parametrize("size", range(1, 65))
+def test_hex_and_base64_never_both_read_as_size_bytes(size: int) -> None:
+    hex_text = "ab" * size  # the only texts that hex reads as `size` bytes: 2 * size hex digits
+    as_base64 = base64.b64decode(hex_text, validate=True) if len(hex_text) % 4 == 0 else None
+    assert as_base64 is None or len(as_base64) != size
+    b64_text = base64.b64encode(bytes([0xAB]) * size).decode()  # base64 of `size` bytes
+    assert not (len(b64_text) == 2 * size and all(c in "0123456789abcdefABCDEF" for c in b64_text))
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "code", "fragment"),
+    [
+        (HEX, B64_, "MaterialWrongSize", "decodes to 48 bytes"),  # 64 hex digits are base64 of 48 bytes
+        (HEX, RAW, "MaterialWrongSize", "value is 64 bytes as UTF-8"),
+        (B64, HEX_, "MaterialNotDecodable", "text is not an even number of hex digits (44 characters)"),
+        (B64, RAW, "MaterialWrongSize", "value is 44 bytes as UTF-8"),
+        (HEX[:-1], HEX_, "MaterialNotDecodable", "text is not an even number of hex digits (63 characters)"),
+        ("ab" * 31, HEX_, "MaterialWrongSize", "decodes to 31 bytes"),
+        (base64.urlsafe_b64encode(MATERIAL).decode(), B64_, "MaterialNotDecodable", "text is not base64 (44"),
+        ("\ud800", RAW, "MaterialNotDecodable", "text cannot be encoded as UTF-8"),
+    ],
+    ids=[
+        "hex-as-base64",
+        "hex-as-raw",
+        "base64-as-hex",
+        "base64-as-raw",
+        "hex-63",
+        "hex-31-bytes",
+        "urlsafe-as-base64",
+        "raw-lone-surrogate",
+    ],
+)
+def test_an_explicit_encoding_applies_exactly_that_decoding(
+    text: str, encoding: Encoding, code: str, fragment: str
+) -> None:
+    with pytest.raises(MaterialError) as info:
+        decode_text(text, WHERE, encoding)
+
+    assert info.value.code == code
+    assert info.value.message.startswith(f"{WHERE}: {fragment}")
+    assert info.value.__cause__ is None and (info.value.__context__ is None or info.value.__suppress_context__)
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding"),
+    [(HEX, HEX_), (f"  {HEX.upper()}\n", HEX_), (B64, B64_), (B64[:20] + "\n" + B64[20:], B64_)],
+    ids=["hex", "hex-spaced-upper", "base64", "base64-wrapped"],
+)
+def test_an_explicit_encoding_reads_its_own_form(text: str, encoding: Encoding) -> None:
+    assert decode_text(text, WHERE, encoding).reveal() == MATERIAL
+    assert decode_binary(text.encode(), WHERE, encoding).reveal() == MATERIAL
+    assert decode_file(text.encode(), WHERE, encoding).reveal() == MATERIAL
+
+
+def test_raw_text_is_its_utf8_bytes() -> None:
+    text = "é" * 16  # 32 bytes as UTF-8
+
+    assert decode_text(text, WHERE, RAW).reveal() == text.encode()
+    assert decode_text("x" * 32, WHERE, RAW).reveal() == b"x" * 32
+    # A variable that is not UTF-8 comes as surrogate escapes: raw is the bytes the OS holds.
+    assert decode_text("\udcff" * 32, WHERE, RAW).reveal() == b"\xff" * 32
+
+
+def test_binary_value_that_is_not_ascii_with_a_text_encoding() -> None:
+    with pytest.raises(MaterialError) as info:
+        decode_binary(MATERIAL, WHERE, HEX_)
+
+    assert info.value.code == "MaterialNotDecodable"
+    assert info.value.message == f"{WHERE}: value is not ASCII text, so not hex"
+    assert info.value.__cause__ is None and info.value.__suppress_context__ is True
+
+
+@pytest.mark.parametrize("decode", [decode_text, decode_binary, decode_file], ids=["text", "binary", "file"])
+def test_values_over_the_limit_are_refused_before_decoding(decode: object) -> None:
+    value = "a" * (MAX_SOURCE_BYTES + 1)
+
+    with pytest.raises(MaterialError) as info:
+        decode(value if decode is decode_text else value.encode(), WHERE)  # type: ignore[operator]
+
+    assert info.value.code == "MaterialWrongSize"
+    assert info.value.message == f"{WHERE}: holds more than 65536 bytes; material is a few dozen"
+
+
+def test_the_size_is_a_parameter() -> None:
+    sm4 = bytes(range(200, 216))
+
+    assert decode_text(sm4.hex(), WHERE, size=16).reveal() == sm4
+    assert decode_text(base64.b64encode(sm4).decode(), WHERE, size=16).reveal() == sm4
+    assert decode_binary(sm4, WHERE, size=16).reveal() == sm4
+    with pytest.raises(MaterialError) as info:
+        decode_text(HEX, WHERE, size=16)
+    assert info.value.message == f"{WHERE}: decodes to 48 bytes; expected exactly 16 (128 bits)"
+
+
 def windows(text: str, width: int = 8) -> set[str]:
     """Every ``width``-character slice of ``text``: none may show up in a message."""
     return {text[i : i + width] for i in range(len(text) - width + 1)}
@@ -119,15 +292,27 @@ SECRET_BEARING = {
 }
 
 
+@pytest.mark.parametrize("encoding", [None, *Encoding], ids=["auto", *(e.value for e in Encoding)])
 @pytest.mark.parametrize("text", list(SECRET_BEARING.values()), ids=list(SECRET_BEARING))
-def test_material_error_never_quotes_the_input(text: str) -> None:
-    with pytest.raises(MaterialError) as info:
-        decode_text(text, WHERE)
+def test_material_error_never_quotes_the_input(text: str, encoding: Encoding | None) -> None:
+    for decode, value in ((decode_text, text), (decode_binary, text.encode()), (decode_file, text.encode())):
+        with pytest.raises(MaterialError) as info:
+            decode(value, WHERE, encoding)  # type: ignore[operator]
 
-    message = str(info.value)
-    assert text not in message
-    assert not {w for w in windows(text) if w in message}
-    assert not {w for w in windows(HEX) | windows(B64) if w in message}
+        error = info.value
+        shown = [str(error), repr(error), *(str(e) for e in (error.__cause__, error.__context__) if e is not None)]
+        for message in shown:
+            assert text not in message
+            assert not {w for w in windows(text) if w in message}
+            assert not {w for w in windows(HEX) | windows(B64) if w in message}
+
+
+@pytest.mark.parametrize("text", PRINTABLE_32, ids=["hex-128", "hex-128-upper", "base64-24", "passphrase", "crlf"])
+def test_ambiguous_error_never_quotes_the_input(text: str) -> None:
+    with pytest.raises(MaterialError) as info:
+        decode_file(text.encode(), WHERE)
+
+    assert not {w for w in windows(text.strip(), 6) if w in str(info.value)}
 
 
 @pytest.mark.parametrize("show", [repr, str, "{}".format, lambda m: f"{m!r}", lambda m: repr([m])])
