@@ -1,30 +1,42 @@
 """The configuration document: parsed and validated once, into frozen dataclasses.
 
 Every problem is a :class:`ConfigError` naming where it is (``materials[0].keys[1].region``), raised
-before anything is touched. See the README's "Configuration" section for the document.
+before anything is touched, and quoting at most an excerpt (80 characters) of any value. The text
+is at most :data:`MAX_CONFIG_BYTES`; JSON and YAML are read by :mod:`renewer.inputs` (no duplicate
+keys, no YAML anchors, aliases or merge keys, nesting and numbers bounded). See the README's
+"Configuration" section for the document.
 """
 
 from __future__ import annotations
 
-import json
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from renewer.errors import ConfigError
+from renewer.inputs import clip, describe_error, excerpt, load_json, load_yaml
+from renewer.material import Encoding
 from renewer.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm
 
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 KCV_RE = re.compile(r"^[0-9A-Fa-f]{6}$")
 VERIFY_MODES = ("describe", "canary")
 CLOUDS = ("alibaba", "aws")
+MAX_CONFIG_BYTES = 1024 * 1024  # of the document's text; a configuration needs a few kilobytes
 AWS_MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead
+# NOTE: Alibaba Cloud KMS's reference gives no maximum for KeyMaterialExpireUnix. We bound it so that
+# a typo (3000000 for 30) is refused rather than imported: an expiry thousands of years out would
+# quietly turn off the expiry that BYOK material is given for. Ten years; AWS's bound is tighter.
+MAX_VALIDITY_DAYS = 3650
+MAX_RENEW_BEFORE_DAYS = 3650  # renew_before_days < validity_days too, unless validity_days is 0
+ENCODINGS = tuple(e.value for e in Encoding)  # a source's optional `encoding`; pkcs11 has none
 SOURCE_FIELDS = {
-    "alibaba-secret": ({"name", "region"}, {"version_stage"}),
-    "aws-secret": ({"name", "region"}, {"version_stage"}),
-    "env": ({"var"}, set()),
+    "alibaba-secret": ({"name", "region"}, {"version_stage", "encoding"}),
+    "aws-secret": ({"name", "region"}, {"version_stage", "encoding"}),
+    "env": ({"var"}, {"encoding"}),
     "pkcs11": ({"library", "token_label", "key_label", "pin_env"}, set()),
-    "file": ({"path"}, set()),
+    "file": ({"path"}, {"encoding"}),
 }
 DEFAULTS = {
     "renew_before_days": 30,
@@ -52,11 +64,12 @@ class KeyTarget:
 @dataclass(frozen=True)
 class SourceSpec:
     type: str
-    options: dict[str, str] = field(default_factory=dict)
+    options: dict[str, str] = field(default_factory=dict)  # where: name, region, var, path, ...
+    encoding: Encoding | None = None  # how the value holds the material; None: by its form, never ambiguous
 
     def describe(self) -> str:
         """Where the material lives, for messages (never what it is)."""
-        return f"{self.type}:" + ",".join(f"{k}={v}" for k, v in sorted(self.options.items()))
+        return f"{self.type}:" + ",".join(f"{k}={_clip(v)}" for k, v in sorted(self.options.items()))
 
 
 @dataclass(frozen=True)
@@ -151,17 +164,16 @@ class Config:
 
 
 def parse_text(text: str) -> dict[str, Any]:
-    """JSON or YAML text to a mapping (JSON is tried first: it is cheaper and YAML is its superset)."""
+    """JSON or YAML text to a mapping (JSON when it starts with ``{``: cheaper, and YAML is its
+    superset). At most :data:`MAX_CONFIG_BYTES` bytes; see :mod:`renewer.inputs` for what else is refused."""
+    if len(text) > MAX_CONFIG_BYTES or len(text.encode("utf-8", "surrogatepass")) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"configuration is larger than {MAX_CONFIG_BYTES} bytes (1 MiB)")
     stripped = text.strip()
     try:
-        if stripped.startswith("{"):
-            document = json.loads(stripped)
-        else:
-            import yaml  # only when the configuration really is YAML
-
-            document = yaml.safe_load(stripped)
-    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError
-        raise ConfigError(f"configuration is not valid JSON or YAML: {_first_line(exc)}") from exc
+        # yaml is imported only when the configuration really is YAML
+        document = load_json(stripped) if stripped.startswith("{") else load_yaml(stripped)
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError, inputs.InputError
+        raise ConfigError(f"configuration is not valid JSON or YAML: {describe_error(exc)}") from exc
     if not isinstance(document, dict):
         raise ConfigError("configuration must be a mapping with a 'materials' list")
     return document
@@ -203,7 +215,7 @@ def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str
     fields = _policy_fields({k: raw[k] for k in policy_keys if k in raw}, where, defaults)
     policy = _policy(fields, where)
     if policy.validity_days == 0:
-        warnings.append(f"material {name}: validity_days is 0, so its keys' material will never expire")
+        warnings.append(f"material {_clip(name)}: validity_days is 0, so its keys' material will never expire")
     kcv = raw.get("kcv")
     if kcv is not None and (not isinstance(kcv, str) or not KCV_RE.fullmatch(kcv)):
         raise ConfigError(f"{where}.kcv: expected 6 hex digits (3 bytes)")
@@ -239,7 +251,7 @@ def _discovery(raw: Any, where: str) -> Discovery:
     _only(raw, {"tag", "regions"}, where)
     tag = raw.get("tag")
     if not isinstance(tag, str) or "=" not in tag or not tag.partition("=")[0].strip():
-        raise ConfigError(f"{where}.tag: expected KEY=VALUE, got {tag!r}")
+        raise ConfigError(f"{where}.tag: expected KEY=VALUE, got {excerpt(tag)}")
     regions = raw.get("regions")
     if not isinstance(regions, list) or not regions:
         raise ConfigError(f"{where}.regions: expected a non-empty list of regions")
@@ -256,10 +268,12 @@ def _policy_fields(raw: Any, where: str, base: dict[str, Any]) -> dict[str, Any]
 
 
 def _policy(fields: dict[str, Any], where: str) -> Policy:
-    for name in ("renew_before_days", "validity_days"):
+    for name, most in (("renew_before_days", MAX_RENEW_BEFORE_DAYS), ("validity_days", MAX_VALIDITY_DAYS)):
         value = fields[name]
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ConfigError(f"{where}.{name}: expected a whole number of days >= 0, got {value!r}")
+            raise ConfigError(f"{where}.{name}: expected a whole number of days >= 0, got {excerpt(value)}")
+        if value > most:
+            raise ConfigError(f"{where}.{name}: at most {most} days (10 years), got {excerpt(value)}")
     if fields["validity_days"] and fields["validity_days"] <= fields["renew_before_days"]:
         raise ConfigError(
             f"{where}: validity_days ({fields['validity_days']}) must exceed renew_before_days "
@@ -270,7 +284,7 @@ def _policy(fields: dict[str, Any], where: str) -> Policy:
     except ValueError as exc:
         choices = ", ".join(a.value for a in WrappingAlgorithm)
         raise ConfigError(f"{where}.wrapping_algorithm: expected one of {choices}") from exc
-    if fields["verify"] not in VERIFY_MODES:
+    if not isinstance(fields["verify"], str) or fields["verify"] not in VERIFY_MODES:
         raise ConfigError(f"{where}.verify: expected one of {', '.join(VERIFY_MODES)}")
     return Policy(fields["renew_before_days"], fields["validity_days"], algorithm, fields["verify"])
 
@@ -280,14 +294,19 @@ def _source(raw: Any, where: str) -> SourceSpec:
         raise ConfigError(f"{where}: expected a mapping with a 'type'")
     kind = raw.get("type")
     if not isinstance(kind, str) or kind not in SOURCE_FIELDS:
-        raise ConfigError(f"{where}.type: expected one of {', '.join(SOURCE_FIELDS)}, got {kind!r}")
+        raise ConfigError(f"{where}.type: expected one of {', '.join(SOURCE_FIELDS)}, got {excerpt(kind)}")
     required, optional = SOURCE_FIELDS[kind]
     _only(raw, {"type", *required, *optional}, where)
     options = {name: _str(raw, name, where) for name in sorted(required)}
-    options.update({name: _str(raw, name, where) for name in sorted(optional) if name in raw})
+    options.update({name: _str(raw, name, where) for name in sorted(optional - {"encoding"}) if name in raw})
     if "region" in options:
         _region(options["region"], f"{where}.region")
-    return SourceSpec(kind, options)
+    if "encoding" not in raw:
+        return SourceSpec(kind, options)
+    encoding = raw["encoding"]
+    if not isinstance(encoding, str) or encoding not in ENCODINGS:
+        raise ConfigError(f"{where}.encoding: expected one of {', '.join(ENCODINGS)}, got {excerpt(encoding)}")
+    return SourceSpec(kind, options, Encoding(encoding))
 
 
 def _key(raw: Any, where: str) -> KeyTarget:
@@ -296,7 +315,7 @@ def _key(raw: Any, where: str) -> KeyTarget:
     _only(raw, {"region", "key_id", "cloud"}, where)
     cloud = raw.get("cloud", "alibaba")
     if cloud not in CLOUDS:
-        raise ConfigError(f"{where}.cloud: expected one of {', '.join(CLOUDS)}, got {cloud!r}")
+        raise ConfigError(f"{where}.cloud: expected one of {', '.join(CLOUDS)}, got {excerpt(cloud)}")
     return KeyTarget(_region(_str(raw, "region", where), f"{where}.region"), _str(raw, "key_id", where), cloud)
 
 
@@ -343,7 +362,9 @@ def _limits(raw: Any) -> Limits:
     if not isinstance(per_region, dict):
         raise ConfigError("limits.region_max_qps: expected a mapping of region to calls per second")
     region_qps = {
-        _region(region, f"limits.region_max_qps.{region}"): _positive(qps, f"limits.region_max_qps.{region}", float)
+        _region(region, f"limits.region_max_qps.{_clip(region)}"): _positive(
+            qps, f"limits.region_max_qps.{_clip(region)}", float
+        )
         for region, qps in per_region.items()
     }
     max_attempts = int(_positive(raw.get("max_attempts", default.max_attempts), "limits.max_attempts", int))
@@ -353,9 +374,9 @@ def _limits(raw: Any) -> Limits:
 
 def _positive(value: Any, where: str, kind: type) -> float:
     allowed = (int, float) if kind is float else (int,)
-    if isinstance(value, bool) or not isinstance(value, allowed) or value <= 0:
+    if isinstance(value, bool) or not isinstance(value, allowed) or not math.isfinite(value) or value <= 0:
         noun = "number" if kind is float else "whole number"
-        raise ConfigError(f"{where}: expected a {noun} > 0, got {value!r}")
+        raise ConfigError(f"{where}: expected a {noun} > 0, got {excerpt(value)}")
     return float(value) if kind is float else value
 
 
@@ -364,14 +385,14 @@ def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:
     seen_keys: dict[tuple[str, str], str] = {}
     for spec in materials:
         if spec.name in seen_names:
-            raise ConfigError(f"material name {spec.name!r} is used twice")
+            raise ConfigError(f"material name {excerpt(spec.name)} is used twice")
         seen_names.add(spec.name)
         for key in spec.keys:
             where = (key.region, key.key_id)
             if where in seen_keys:
                 raise ConfigError(
-                    f"key {key.key_id} in {key.region} is listed under {seen_keys[where]!r} and {spec.name!r}; "
-                    "a key holds exactly one material"
+                    f"key {_clip(key.key_id)} in {_clip(key.region)} is listed under {excerpt(seen_keys[where])} "
+                    f"and {excerpt(spec.name)}; a key holds exactly one material"
                 )
             seen_keys[where] = spec.name
 
@@ -379,7 +400,10 @@ def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:
 def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
     unknown = sorted(set(raw) - allowed, key=str)
     if unknown:
-        raise ConfigError(f"{where}: unknown field(s) {', '.join(map(repr, unknown))}; expected {sorted(allowed)}")
+        shown = ", ".join(excerpt(name) for name in unknown[:5]) + (
+            f" and {len(unknown) - 5} more" if unknown[5:] else ""
+        )
+        raise ConfigError(f"{where}: unknown field(s) {shown}; expected {sorted(allowed)}")
 
 
 def _str(raw: dict[str, Any], name: str, where: str) -> str:
@@ -391,9 +415,9 @@ def _str(raw: dict[str, Any], name: str, where: str) -> str:
 
 def _region(value: object, where: str) -> str:
     if not isinstance(value, str) or not REGION_RE.fullmatch(value):
-        raise ConfigError(f"{where}: {value!r} is not a region id like cn-hangzhou")
+        raise ConfigError(f"{where}: {excerpt(value)} is not a region id like cn-hangzhou")
     return value
 
 
-def _first_line(exc: Exception) -> str:
-    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+def _clip(value: object) -> str:
+    return clip(str(value))

@@ -1,8 +1,10 @@
 """Every environment variable the function reads, in one place (and in the README).
 
-- ``RENEWER_CONFIG``: the configuration document itself, JSON or YAML text.
+- ``RENEWER_CONFIG``: the configuration document itself, JSON or YAML text (at most 1 MiB).
 - ``RENEWER_CONFIG_FILE``: a path to it, when ``RENEWER_CONFIG`` is unset; a relative path is
   looked up in the working directory, then beside ``index.py``; default ``renewer.yml`` beside ``index.py``.
+  It must be a regular file (not a FIFO or device) of at most 1 MiB of UTF-8 text; no more than
+  that is ever read.
 - ``RENEWER_ALIBABA_ENDPOINTS``: per region, the endpoint of every Alibaba Cloud API called in
   that region, as ``REGION=ENDPOINT,REGION=ENDPOINT``.
 - ``RENEWER_ALIBABA_ENDPOINT``: one endpoint for the regions not listed there.
@@ -25,8 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from renewer.config import REGION_RE, Config, load, parse_text
+from renewer.config import MAX_CONFIG_BYTES, REGION_RE, Config, load, parse_text
 from renewer.errors import ConfigError
+from renewer.inputs import PATH_CHARS, InputError, clip, excerpt, read_file
 
 CODE_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_CONFIG_FILE = CODE_DIR / "renewer.yml"
@@ -76,12 +79,19 @@ def _config_text(env: Mapping[str, str]) -> str:
     path = Path(env.get("RENEWER_CONFIG_FILE") or DEFAULT_CONFIG_FILE)
     if not path.is_absolute() and not path.exists():
         path = CODE_DIR / path  # on Function Compute: relative to the code package, beside index.py
+    shown = clip(str(path), PATH_CHARS)
     try:
-        return path.read_text(encoding="utf-8")
+        data = read_file(path, MAX_CONFIG_BYTES)
     except OSError as exc:
         raise ConfigError(
-            f"no configuration: RENEWER_CONFIG is unset and {path} cannot be read ({exc.strerror})"
+            f"no configuration: RENEWER_CONFIG is unset and {shown} cannot be read ({exc.strerror})"
         ) from exc
+    except InputError as exc:  # not a regular file, or larger than the limit
+        raise ConfigError(f"configuration file {shown} {exc.message}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"configuration file {shown} is not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_endpoints(text: str) -> dict[str, Endpoint]:
@@ -90,15 +100,18 @@ def parse_endpoints(text: str) -> dict[str, Endpoint]:
         region, sep, value = item.partition("=")
         region = region.strip()
         if not sep or not REGION_RE.fullmatch(region):
-            raise ConfigError(f"RENEWER_ALIBABA_ENDPOINTS: expected REGION=ENDPOINT, got {item!r}")
-        endpoints[region] = parse_endpoint(value.strip(), f"RENEWER_ALIBABA_ENDPOINTS[{region}]")
+            raise ConfigError(f"RENEWER_ALIBABA_ENDPOINTS: expected REGION=ENDPOINT, got {excerpt(item)}")
+        endpoints[region] = parse_endpoint(value.strip(), f"RENEWER_ALIBABA_ENDPOINTS[{clip(region)}]")
     return endpoints
 
 
 def parse_endpoint(value: str, where: str) -> Endpoint:
     value = value.strip()
     if "://" in value:
-        parts = urlsplit(value)
+        try:
+            parts = urlsplit(value)
+        except ValueError:  # "Invalid IPv6 URL"
+            raise ConfigError(f"{where}: expected http(s)://HOST[:PORT], got {excerpt(value)}") from None
         scheme = parts.scheme.lower()
         if (
             scheme not in ("http", "https")
@@ -107,10 +120,10 @@ def parse_endpoint(value: str, where: str) -> Endpoint:
             or parts.query
             or parts.fragment
         ):
-            raise ConfigError(f"{where}: expected http(s)://HOST[:PORT], got {value!r}")
+            raise ConfigError(f"{where}: expected http(s)://HOST[:PORT], got {excerpt(value)}")
         return Endpoint(parts.netloc, scheme)
     if not value or "/" in value:
-        raise ConfigError(f"{where}: expected HOST[:PORT] or a URL, got {value!r}")
+        raise ConfigError(f"{where}: expected HOST[:PORT] or a URL, got {excerpt(value)}")
     return Endpoint(value, "http" if _is_loopback(value) else "https")
 
 

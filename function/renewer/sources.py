@@ -1,7 +1,10 @@
 """Material sources: where each material is read from, once per run.
 
 A source implements :class:`MaterialSource`. Errors are :class:`MaterialError`\\s that name the
-source (the secret's name, the variable, the path), never its contents.
+source (the secret's name, the variable, the path; each clipped to a bounded excerpt), never its
+contents. Each source decodes with its ``encoding`` (:class:`~renewer.material.Encoding`) when the
+configuration sets one, and refuses a value that could be read two ways when it does not (see
+:mod:`renewer.material`).
 """
 
 from __future__ import annotations
@@ -15,7 +18,16 @@ from typing import Any, Protocol, TypeVar
 
 from renewer.config import SourceSpec
 from renewer.errors import CloudError, MaterialError
-from renewer.material import MATERIAL_BYTES, KeyMaterial, Material, decode_binary, decode_text
+from renewer.inputs import PATH_CHARS, InputError, TooLarge, clip, read_file
+from renewer.material import (
+    MAX_SOURCE_BYTES,
+    Encoding,
+    KeyMaterial,
+    Material,
+    decode_binary,
+    decode_file,
+    decode_text,
+)
 
 T = TypeVar("T")
 
@@ -29,44 +41,44 @@ class MaterialSource(Protocol):
 
 
 class EnvSource:
-    def __init__(self, var: str, environ: Mapping[str, str]) -> None:
+    """A variable holding hex or base64 text (or, with ``encoding: raw``, the material itself)."""
+
+    def __init__(self, var: str, environ: Mapping[str, str], encoding: Encoding | None = None) -> None:
         self.var = var
         self.environ = environ
+        self.encoding = encoding
 
     def describe(self) -> str:
-        return f"environment variable {self.var}"
+        return f"environment variable {clip(self.var)}"
 
     def fetch(self) -> Material:
         value = self.environ.get(self.var)
         if not value:
             raise MaterialError(f"{self.describe()} is not set", code="MaterialNotFound")
-        return decode_text(value, self.describe())
+        return decode_text(value, self.describe(), self.encoding)
 
 
 class FileSource:
-    """A file of exactly 32 raw bytes, or text: 64 hex digits or base64."""
+    """A regular file of at most 64 KiB: 32 raw bytes, or hex/base64 text (see
+    :func:`renewer.material.decode_file`; 32 printable bytes need an ``encoding``)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, encoding: Encoding | None = None) -> None:
         self.path = Path(path)
+        self.encoding = encoding
 
     def describe(self) -> str:
-        return f"file {self.path}"
+        return f"file {clip(str(self.path), PATH_CHARS)}"
 
     def fetch(self) -> Material:
         try:
-            data = self.path.read_bytes()
+            data = read_file(self.path, MAX_SOURCE_BYTES)
         except OSError as exc:
             raise MaterialError(f"{self.describe()} cannot be read ({exc.strerror})", code="MaterialNotFound") from None
-        if len(data) == MATERIAL_BYTES:
-            return decode_binary(data, self.describe())
-        try:
-            text = data.decode("ascii")
-        except UnicodeDecodeError:
-            raise MaterialError(
-                f"{self.describe()}: {len(data)} bytes that are neither 32 raw bytes nor hex/base64 text",
-                code="MaterialNotDecodable",
-            ) from None
-        return decode_text(text, self.describe())
+        except TooLarge as exc:
+            raise MaterialError(f"{self.describe()} {exc.message}", code="MaterialWrongSize") from None
+        except InputError as exc:  # not a regular file
+            raise MaterialError(f"{self.describe()} {exc.message}", code="MaterialNotFound") from None
+        return decode_file(data, self.describe(), self.encoding)
 
 
 class SecretReader(Protocol):
@@ -78,14 +90,22 @@ class _CloudSecretSource:
 
     label = "secret"
 
-    def __init__(self, name: str, region: str, reader: Any, version_stage: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        region: str,
+        reader: Any,
+        version_stage: str | None = None,
+        encoding: Encoding | None = None,
+    ) -> None:
         self.name = name
         self.region = region
         self.reader = reader
         self.version_stage = version_stage
+        self.encoding = encoding
 
     def describe(self) -> str:
-        return f"{self.label} {self.name} in {self.region}"
+        return f"{self.label} {clip(self.name)} in {clip(self.region)}"
 
     def _read(self, read: Callable[[str, str | None], T]) -> T:
         """Call the store; a service error fails the material under the service's code."""
@@ -96,7 +116,8 @@ class _CloudSecretSource:
 
 
 class AlibabaSecretSource(_CloudSecretSource):
-    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 32 bytes."""
+    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 32 bytes (or, with
+    an ``encoding``, whatever it names)."""
 
     reader: SecretReader
 
@@ -109,8 +130,8 @@ class AlibabaSecretSource(_CloudSecretSource):
                 raise MaterialError(
                     f"{self.describe()}: binary value is not base64", code="MaterialNotDecodable"
                 ) from None
-            return decode_binary(raw, self.describe())
-        return decode_text(data or "", self.describe())
+            return decode_binary(raw, self.describe(), self.encoding)
+        return decode_text(data or "", self.describe(), self.encoding)
 
 
 class AwsSecretReader(Protocol):
@@ -119,7 +140,7 @@ class AwsSecretReader(Protocol):
 
 class AwsSecretSource(_CloudSecretSource):
     """An AWS Secrets Manager secret: ``SecretString`` holding hex or base64, or ``SecretBinary``
-    holding the raw 32 bytes."""
+    holding the raw 32 bytes (or, with an ``encoding``, whatever it names)."""
 
     label = "AWS secret"
     reader: AwsSecretReader
@@ -127,8 +148,8 @@ class AwsSecretSource(_CloudSecretSource):
     def fetch(self) -> Material:
         text, binary = self._read(self.reader.get_secret)
         if binary is not None:
-            return decode_binary(binary, self.describe())
-        return decode_text(text or "", self.describe())
+            return decode_binary(binary, self.describe(), self.encoding)
+        return decode_text(text or "", self.describe(), self.encoding)
 
 
 class SecretReaders(Protocol):
@@ -140,18 +161,18 @@ class SecretReaders(Protocol):
 
 
 def build_source(spec: SourceSpec, readers: SecretReaders, environ: Mapping[str, str] | None = None) -> MaterialSource:
-    stage = spec.options.get("version_stage")
+    stage, encoding = spec.options.get("version_stage"), spec.encoding
     match spec.type:
         case "env":
-            return EnvSource(spec.options["var"], os.environ if environ is None else environ)
+            return EnvSource(spec.options["var"], os.environ if environ is None else environ, encoding)
         case "file":
-            return FileSource(spec.options["path"])
+            return FileSource(spec.options["path"], encoding)
         case "alibaba-secret":
             region = spec.options["region"]
-            return AlibabaSecretSource(spec.options["name"], region, readers.alibaba_secrets(region), stage)
+            return AlibabaSecretSource(spec.options["name"], region, readers.alibaba_secrets(region), stage, encoding)
         case "aws-secret":
             region = spec.options["region"]
-            return AwsSecretSource(spec.options["name"], region, readers.aws_secrets(region), stage)
+            return AwsSecretSource(spec.options["name"], region, readers.aws_secrets(region), stage, encoding)
         case "pkcs11":
             from renewer.pkcs11_source import Pkcs11Source  # python-pkcs11 only when configured
 
@@ -159,4 +180,4 @@ def build_source(spec: SourceSpec, readers: SecretReaders, environ: Mapping[str,
             return Pkcs11Source(
                 options["library"], options["token_label"], options["key_label"], options["pin_env"], environ
             )
-    raise MaterialError(f"unsupported source type {spec.type!r}")  # config validation prevents this
+    raise MaterialError(f"unsupported source type {clip(spec.type)!r}")  # config validation prevents this

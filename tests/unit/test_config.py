@@ -9,6 +9,8 @@ import pytest
 
 from renewer.config import Config, KeyTarget, MaterialSpec, MetricsConfig, Policy, SourceSpec, load, parse_text
 from renewer.errors import ConfigError
+from renewer.inputs import load_yaml as strict_yaml
+from renewer.material import Encoding
 from renewer.wrapping import WrappingAlgorithm
 
 CODE = "InvalidConfiguration"
@@ -416,3 +418,219 @@ def test_the_example_configuration_is_valid() -> None:
     example = Path(__file__).resolve().parents[2] / "function" / "renewer.example.yml"
     config = load(parse_text(example.read_text(encoding="utf-8")))
     assert [m.name for m in config.materials] == ["payments"]
+
+
+# --- Issue #10: a source's encoding, bounded documents and days, excerpts in messages. ---
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        {"type": "file", "path": "/run/secrets/m"},
+        {"type": "env", "var": "M"},
+        {"type": "alibaba-secret", "name": "byok/m", "region": "cn-hangzhou"},
+        {"type": "aws-secret", "name": "byok/m", "region": "us-east-1"},
+    ],
+    ids=["file", "env", "alibaba-secret", "aws-secret"],
+)
+@pytest.mark.parametrize("encoding", ["raw", "hex", "base64"])
+def test_a_source_may_say_its_encoding(source: dict[str, str], encoding: str) -> None:
+    spec = load(document(material(source={**source, "encoding": encoding}))).materials[0].source
+
+    assert spec == SourceSpec(source["type"], {k: v for k, v in source.items() if k != "type"}, Encoding(encoding))
+    assert "encoding" not in spec.options
+
+
+def test_a_source_without_an_encoding_has_none() -> None:
+    assert load(document()).materials[0].source.encoding is None
+
+
+@pytest.mark.parametrize(
+    ("source", "fragment"),
+    [
+        (
+            {"type": "env", "var": "M", "encoding": "base32"},
+            "source.encoding: expected one of raw, hex, base64, got 'base32'",
+        ),
+        (
+            {"type": "env", "var": "M", "encoding": "HEX"},
+            "source.encoding: expected one of raw, hex, base64, got 'HEX'",
+        ),
+        ({"type": "env", "var": "M", "encoding": None}, "source.encoding: expected one of raw, hex, base64, got None"),
+        (
+            {"type": "env", "var": "M", "encoding": ["hex"]},
+            "source.encoding: expected one of raw, hex, base64, got ['hex']",
+        ),
+        (
+            {
+                "type": "pkcs11",
+                "library": "/l.so",
+                "token_label": "t",
+                "key_label": "k",
+                "pin_env": "P",
+                "encoding": "raw",
+            },
+            "materials[0].source: unknown field(s) 'encoding'",
+        ),
+    ],
+    ids=["unknown", "upper-case", "null", "list", "pkcs11"],
+)
+def test_bad_encodings_are_config_errors(source: dict[str, Any], fragment: str) -> None:
+    assert fragment in rejects(document(material(source=source))).message
+
+
+@pytest.mark.parametrize(
+    ("where", "fragment"),
+    [
+        ({"validity_days": 3651}, "materials[0].validity_days: at most 3650 days (10 years), got 3651"),
+        ({"validity_days": 3_000_000}, "materials[0].validity_days: at most 3650 days (10 years), got 3000000"),
+        ({"validity_days": 0, "renew_before_days": 3651}, "materials[0].renew_before_days: at most 3650 days"),
+        ({"validity_days": 10**40}, "materials[0].validity_days: at most 3650 days (10 years), got 1000000000"),
+    ],
+    ids=["validity-3651", "validity-typo", "renew-before-3651", "validity-huge"],
+)
+def test_days_have_an_upper_bound(where: dict[str, Any], fragment: str) -> None:
+    assert fragment in rejects(document(material(**where))).message
+
+
+def test_a_default_beyond_the_bound_is_reported_under_defaults() -> None:
+    message = rejects(document(defaults={"validity_days": 4000})).message
+
+    assert message == "defaults.validity_days: at most 3650 days (10 years), got 4000"
+
+
+def test_ten_years_is_accepted_for_alibaba_keys_and_renew_before_up_to_the_bound() -> None:
+    assert load(document(material(validity_days=3650))).materials[0].policy.validity_days == 3650
+    never = load(document(material(validity_days=0, renew_before_days=3650)))
+    assert never.materials[0].policy.renew_before_days == 3650
+
+
+def test_the_aws_bound_is_still_365() -> None:
+    doc = document(material(keys=[key(cloud="aws", region="us-east-1")], validity_days=366))
+
+    assert "validity_days (366) exceeds 365" in rejects(doc).message
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"materials": [], "materials": [1]}',
+        "materials: []\nmaterials: [1]\n",
+        "defaults:\n  validity_days: 90\n  validity_days: 900\nmaterials: []\n",
+    ],
+    ids=["json", "yaml", "yaml-nested"],
+)
+def test_duplicate_keys_are_refused_with_their_name_and_place(text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_text(text)
+
+    message = info.value.message
+    assert message.startswith("configuration is not valid JSON or YAML: duplicate key ")
+    assert " line " in message and " column " in message
+    assert "'materials'" in message or "'validity_days'" in message
+
+
+def test_a_yaml_alias_bomb_is_refused_in_a_short_message() -> None:
+    bomb = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+        f"{n}: &{n} [{','.join(['*' + p] * 9)}]\n" for p, n in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+
+    with pytest.raises(ConfigError) as info:
+        parse_text(bomb)
+
+    assert info.value.message == (
+        "configuration is not valid JSON or YAML: anchors and aliases (&name, *name) are not allowed at line 1 column 4"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "fragment"),
+    [
+        ("base: &b {renew_before_days: 1}\ndefaults: *b\n", "anchors and aliases"),
+        ("defaults: {<<: {validity_days: 5}}\n", "merge keys (<<) are not allowed"),
+        ("materials: " + "[" * 100 + "]" * 100, "nested deeper than 64 levels"),
+        ('{"limits": {"max_qps": ' + "9" * 10_000 + "}}", "a number of 10000 digits"),
+        ('{"limits": {"max_qps": NaN}}', "NaN is not a JSON value"),
+    ],
+    ids=["alias", "merge", "deep", "long-number", "json-nan"],
+)
+def test_unsafe_documents_are_refused(text: str, fragment: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_text(text)
+
+    assert fragment in info.value.message
+    assert len(info.value.message) < 200
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_yaml_nan_and_infinity_are_not_numbers_of_calls(value: str) -> None:
+    doc = {**document(), **strict_yaml(f"limits: {{max_qps: {value}}}\n")}
+
+    assert "limits.max_qps: expected a number > 0" in rejects(doc).message
+
+
+def test_a_configuration_over_1_mib_is_refused_before_it_is_parsed() -> None:
+    text = "# " + "x" * (1024 * 1024) + "\nmaterials: []\n"
+
+    with pytest.raises(ConfigError) as info:
+        parse_text(text)
+
+    assert info.value.message == "configuration is larger than 1048576 bytes (1 MiB)"
+
+
+def test_a_configuration_of_multibyte_characters_is_measured_in_bytes() -> None:
+    text = "# " + "é" * (600 * 1024) + "\nmaterials: []\n"  # 600 Ki characters, 1.2 MB
+
+    with pytest.raises(ConfigError, match="larger than 1048576 bytes"):
+        parse_text(text)
+
+
+LONG = "x" * 5000
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        D(M(keys=[key(region=LONG)])),
+        D(M(keys=[key(cloud=LONG)])),
+        D(M(source={"type": LONG})),
+        D(M(validity_days=LONG)),
+        D(M(discover={"tag": LONG, "regions": ["cn-hangzhou"]})),
+        D(M(**{LONG + str(i): 1 for i in range(20)})),
+        D(M(LONG), M(LONG, keys=[key("key-2")])),
+        D(M("a", keys=[key(LONG)]), M("b", keys=[key(LONG)])),
+        D(limits={"region_max_qps": {LONG: 1}}),
+        D(limits={"max_qps": LONG}),
+        D(M(source={"type": "env", "var": "M", "encoding": LONG})),
+    ],
+    ids=[
+        "region",
+        "cloud",
+        "source-type",
+        "days",
+        "tag",
+        "unknown-fields",
+        "material-name",
+        "key-id",
+        "region-qps",
+        "max-qps",
+        "encoding",
+    ],
+)
+def test_messages_quote_at_most_an_excerpt_of_a_value(doc: dict[str, Any]) -> None:
+    message = rejects(doc).message
+
+    assert "x" * 81 not in message
+    assert len(message) < 700
+
+
+def test_many_unknown_fields_are_counted_not_listed() -> None:
+    message = rejects(D(M(**{f"f{i}": 1 for i in range(12)}))).message
+
+    assert "'f0', 'f1', 'f10', 'f11', 'f2' and 7 more" in message
+
+
+def test_a_long_material_name_is_clipped_in_warnings() -> None:
+    config = load(D(M(LONG, validity_days=0)))
+
+    assert len(config.warnings[0]) < 200

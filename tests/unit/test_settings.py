@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -211,3 +213,97 @@ def test_bad_default_endpoint_names_its_variable() -> None:
     environ = {"RENEWER_CONFIG": json.dumps(CONFIG), "RENEWER_ALIBABA_ENDPOINT": "ftp://x"}
 
     assert config_error(from_environ, environ).message.startswith("RENEWER_ALIBABA_ENDPOINT: expected http(s)://")
+
+
+# --- Issue #10: the configuration file and the variables, within bounds. ---
+
+
+@pytest.mark.parametrize("device", ["/dev/zero", "/dev/urandom", "/dev/null"])
+def test_a_config_file_that_is_a_device_is_refused_without_reading(device: str) -> None:
+    error = config_error(from_environ, {"RENEWER_CONFIG_FILE": device})
+
+    assert error.message == f"configuration file {device} is not a regular file"
+
+
+def test_a_config_file_that_is_a_fifo_is_refused_without_waiting(tmp_path: Path) -> None:
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    errors: list[ConfigError] = []
+    reader = threading.Thread(
+        target=lambda: errors.append(config_error(from_environ, {"RENEWER_CONFIG_FILE": str(fifo)})), daemon=True
+    )
+
+    reader.start()
+    reader.join(timeout=10)
+
+    assert not reader.is_alive(), "reading the configuration blocked on a FIFO"
+    assert errors[0].message == f"configuration file {fifo} is not a regular file"
+
+
+def test_a_config_file_over_1_mib_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "renewer.yml"
+    path.write_text(YAML + "#" * (1024 * 1024), encoding="utf-8")
+
+    error = config_error(from_environ, {"RENEWER_CONFIG_FILE": str(path)})
+
+    assert error.message == f"configuration file {path} is larger than 1048576 bytes"
+
+
+def test_a_config_file_of_exactly_1_mib_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "renewer.yml"
+    path.write_text(YAML + "#" * (1024 * 1024 - len(YAML)), encoding="utf-8")
+
+    assert [m.name for m in from_environ({"RENEWER_CONFIG_FILE": str(path)}).config.materials] == ["ledger"]
+
+
+def test_config_text_over_1_mib_is_refused() -> None:
+    error = config_error(from_environ, {"RENEWER_CONFIG": YAML + "#" * (1024 * 1024)})
+
+    assert error.message == "configuration is larger than 1048576 bytes (1 MiB)"
+
+
+def test_a_config_file_that_is_not_utf8_is_a_config_error(tmp_path: Path) -> None:
+    path = tmp_path / "renewer.yml"
+    path.write_bytes(YAML.encode() + b"# \xff\n")
+
+    error = config_error(from_environ, {"RENEWER_CONFIG_FILE": str(path)})
+
+    assert error.message == f"configuration file {path} is not UTF-8 text (byte {len(YAML) + 2})"
+    assert error.__cause__ is None
+
+
+def test_duplicate_keys_in_the_config_file_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "renewer.yml"
+    path.write_text(YAML + "materials: []\n", encoding="utf-8")
+
+    error = config_error(from_environ, {"RENEWER_CONFIG_FILE": str(path)})
+
+    assert error.message == (
+        "configuration is not valid JSON or YAML: duplicate key 'materials' (first at line 1 column 1) "
+        "at line 5 column 1"
+    )
+
+
+@pytest.mark.parametrize(
+    ("call", "value"),
+    [
+        (parse_endpoints, "x" * 5000),
+        (parse_endpoints, "cn-hangzhou=" + "/" * 5000),
+        (parse_endpoints, "cn-" + "a" * 5000 + "=h/"),
+        (lambda v: parse_endpoint(v, WHERE), "http://" + "h" * 5000 + "/path"),
+        (lambda v: parse_endpoint(v, WHERE), "h/" * 5000),
+    ],
+    ids=["item", "endpoint", "region", "url", "host-path"],
+)
+def test_endpoint_messages_quote_at_most_an_excerpt(call: object, value: str) -> None:
+    message = config_error(call, value).message
+
+    assert len(message) < 250
+    assert "…" in message
+
+
+@pytest.mark.parametrize("value", ["http://[::1", "https://[::1:9443/"], ids=["unclosed", "unclosed-port"])
+def test_an_invalid_ipv6_url_is_a_config_error(value: str) -> None:
+    error = config_error(parse_endpoint, value, WHERE)
+
+    assert error.message == f"{WHERE}: expected http(s)://HOST[:PORT], got {value!r}"
