@@ -1,21 +1,38 @@
-"""The invocation event: a Function Compute timer event, or the options object itself.
+"""The invocation event: a Function Compute timer event, or the options object itself; and an AWS
+Lambda event (:func:`parse_lambda_event`).
 
 A timer event is ``{"triggerTime", "triggerName", "payload"}`` whose ``payload`` string, when
-non-empty, is JSON options. Options are ``{"dryRun": bool, "force": bool, "materials": [names]}``.
-Anything else is an :class:`EventError`, raised before anything is touched.
+non-empty, is JSON options. Options are ``{"dryRun": bool, "force": bool, "allowShorterExpiry": bool,
+"materials": [names]}``. An event is at most :data:`MAX_EVENT_BYTES` as JSON, and its JSON is read by
+:mod:`renewer.inputs` (duplicate keys, nesting deeper than 64 levels, integers of more than 30 digits
+and ``NaN`` are refused); an event handed over as a dict is held to the same rules through its JSON.
+Anything else is an :class:`EventError` (``InvalidEvent``), raised before anything is touched, whose
+message quotes at most an excerpt of the event.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from renewer.errors import EventError
+from renewer.inputs import InputError, clip, load_json
 
 TIMER_FIELDS = {"triggerTime", "triggerName", "payload"}
-OPTION_TYPES: dict[str, type] = {"dryRun": bool, "force": bool, "materials": list, "shard": dict}
+OPTION_TYPES: dict[str, type] = {
+    "dryRun": bool,
+    "force": bool,
+    "allowShorterExpiry": bool,
+    "materials": list,
+    "shard": dict,
+}
 SHARD_KEY_FIELDS = ("material", "region", "key_id")
+# Function Compute takes 32 MB synchronous and 128 KB asynchronous payloads (AWS Lambda 6 MB and
+# 256 KB). Options need a few hundred bytes, a fan-out shard of 500 keys about 50 KB: an event (or a
+# timer's payload) larger than this is refused before it is parsed.
+MAX_EVENT_BYTES = 256 * 1024
+MAX_TRIGGER_NAME = 128  # Function Compute's limit for a trigger's name
 
 
 @dataclass(frozen=True)
@@ -43,6 +60,9 @@ class Shard:
 class Options:
     dry_run: bool = False
     force: bool = False
+    # The explicit consent for a renewal (in practice a forced one) to set an expiry earlier than the
+    # one the key already has; without it a renewal never shortens an expiry.
+    allow_shorter_expiry: bool = False
     materials: tuple[str, ...] | None = None  # None = every material
     trigger: str = "manual"
     shard: Shard | None = None  # set: this invocation is a fan-out worker for these keys only
@@ -53,43 +73,100 @@ def parse_event(event: bytes | str | dict[str, Any] | None) -> Options:
     if TIMER_FIELDS & set(document):
         unknown = sorted(set(document) - TIMER_FIELDS)
         if unknown:
-            raise EventError(f"timer event has unknown field(s): {', '.join(unknown)}")
+            raise EventError(f"timer event has unknown field(s): {_names(unknown)}")
+        name = document.get("triggerName", "")
+        if not isinstance(name, str) or len(name) > MAX_TRIGGER_NAME:
+            raise EventError(f"timer event 'triggerName' must be a string of at most {MAX_TRIGGER_NAME} characters")
         payload = document.get("payload", "")
         if payload is None:
             payload = ""
         if not isinstance(payload, str):
             raise EventError("timer event 'payload' must be a string (JSON options or empty)")
         options = _decode(payload, what="timer payload") if payload.strip() else {}
-        return _options(options, trigger=f"timer:{document.get('triggerName', '')}")
+        return _options(options, trigger=f"timer:{name}")
     return _options(document, trigger="manual")
 
 
-def _decode(event: bytes | str | dict[str, Any] | None, what: str = "event") -> dict[str, Any]:
+def parse_lambda_event(event: object) -> Options:
+    """An AWS Lambda event: an EventBridge scheduled event (``"detail-type": "Scheduled Event"`` or
+    ``"source": "aws.events"``) whose ``detail``, a JSON object, may carry the options; or, for a
+    manual invoke, what :func:`parse_event` takes. The runtime hands over decoded JSON, so anything
+    but an object (or nothing) is refused."""
+    if event is not None and not isinstance(event, dict):
+        raise EventError(f"event must be a JSON object, got {type(event).__name__}")
+    document = _decode(event)
+    if document.get("detail-type") != "Scheduled Event" and document.get("source") != "aws.events":
+        return replace(parse_event(document), trigger="manual")
+    detail = document.get("detail")
+    if detail is not None and not isinstance(detail, dict):
+        raise EventError(f"EventBridge event 'detail' must be a JSON object (the options), got {_type(detail)}")
+    resources = document.get("resources")
+    if resources is not None and not (isinstance(resources, list) and all(isinstance(r, str) for r in resources)):
+        raise EventError("EventBridge event 'resources' must be a list of ARNs")
+    source = ",".join(resources or []) or str(document.get("id", ""))
+    return replace(_options(detail or {}, trigger="eventbridge"), trigger=f"eventbridge:{clip(source, 256)}")
+
+
+def _type(value: object) -> str:
+    """A JSON value's type, in JSON's words."""
+    names = {dict: "object", list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _names(names: list[Any]) -> str:
+    """At most 5 names, each an excerpt."""
+    shown = ", ".join(clip(str(n)) for n in names[:5])
+    return shown + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _decode(event: object, what: str = "event") -> dict[str, Any]:
     if event is None:
         return {}
     if isinstance(event, dict):
-        return event
-    if isinstance(event, bytes):
+        event = _dump(event, what)  # the same bounds and rules as text
+    if isinstance(event, (bytes, bytearray)):
+        _check_size(len(event), what)
         try:
-            event = event.decode("utf-8")
+            event = bytes(event).decode("utf-8")
         except UnicodeDecodeError as exc:
             raise EventError(f"{what} is not UTF-8 text") from exc
+    elif isinstance(event, str):
+        _check_size(len(event), what)
+        _check_size(len(event.encode("utf-8", "surrogatepass")), what)
+    else:
+        raise EventError(f"{what} must be a JSON object, got {type(event).__name__}")
     if not event.strip():
         return {}
     try:
-        document = json.loads(event)
+        document = load_json(event)
     except json.JSONDecodeError as exc:
         raise EventError(f"{what} is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    except InputError as exc:
+        raise EventError(f"{what}: {exc.message}") from exc
     if not isinstance(document, dict):
         raise EventError(f"{what} must be a JSON object")
     return document
 
 
+def _check_size(size: int, what: str) -> None:
+    if size > MAX_EVENT_BYTES:
+        raise EventError(f"{what} is larger than {MAX_EVENT_BYTES} bytes (256 KiB)")
+
+
+def _dump(event: dict[Any, Any], what: str) -> str:
+    try:
+        return json.dumps(event, ensure_ascii=False, allow_nan=False)
+    except RecursionError:
+        raise EventError(f"{what} is nested too deeply") from None
+    except (TypeError, ValueError) as exc:  # not JSON types, circular, NaN, an integer over Python's limit
+        raise EventError(f"{what} is not JSON data ({clip(str(exc))})") from None
+
+
 def _options(document: dict[str, Any], trigger: str) -> Options:
-    unknown = sorted(set(document) - set(OPTION_TYPES))
+    unknown = sorted(set(document) - set(OPTION_TYPES), key=str)
     if unknown:
         public = ", ".join(name for name in OPTION_TYPES if name != "shard")  # shard: set by a coordinator
-        raise EventError(f"unknown option(s): {', '.join(unknown)}; expected {public}")
+        raise EventError(f"unknown option(s): {_names(unknown)}; expected {public}")
     for name, kind in OPTION_TYPES.items():
         if name in document and not isinstance(document[name], kind):
             raise EventError(f"option {name!r} must be a {kind.__name__}, got {type(document[name]).__name__}")
@@ -100,6 +177,7 @@ def _options(document: dict[str, Any], trigger: str) -> Options:
     return Options(
         dry_run=document.get("dryRun", False),
         force=document.get("force", False),
+        allow_shorter_expiry=document.get("allowShorterExpiry", False),
         materials=tuple(materials) if materials is not None else None,
         trigger=f"shard:{shard.id}/{shard.of}" if shard else trigger,
         shard=shard,

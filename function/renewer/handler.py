@@ -15,6 +15,10 @@ from renewer.credentials import Credentials
 from renewer.errors import RenewalFailedError
 from renewer.events import parse_event
 
+# The deadline when the context carries no ``function.timeout``: template.yml's Timeout, so a run
+# is never without one.
+DEFAULT_TIMEOUT_SECONDS = 600
+
 
 def credentials_from_context(context: Any) -> Credentials | None:
     """The service role's STS credentials, when Function Compute passes them; else None (default chain)."""
@@ -36,7 +40,7 @@ def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
         credentials=credentials_from_context(context),
         home_region=getattr(context, "region", None) or None,
         account_id=getattr(context, "account_id", None) or None,
-        timeout=getattr(getattr(context, "function", None), "timeout", None),
+        timeout=getattr(getattr(context, "function", None), "timeout", None) or DEFAULT_TIMEOUT_SECONDS,
     )
     raise_if_incomplete(report)
     return json.dumps(report)
