@@ -2,7 +2,7 @@
 
 A source holds the material raw, as hex digits or as base64; the source's ``encoding`` says which,
 and when it does, exactly that decoding is applied (:class:`Encoding`). Without it the value's form
-decides, and a value that could be read two ways is refused (``MaterialAmbiguous``): the first import
+decides, and a value that could be read two ways is refused (``MaterialEncodingAmbiguous``): the first import
 binds a KMS key to its material for good, so a guess could bind it to the wrong one.
 
 Which values could be read two ways? Take ``size`` (32) bytes of material and the three readings:
@@ -135,7 +135,7 @@ def decode_binary(data: bytes, where: str, encoding: Encoding | None = None, siz
             raise MaterialError(
                 f"{where}: the {size} bytes are all printable ASCII: the raw material, or text encoding "
                 "another? Set encoding: raw|hex|base64 on this source",
-                code="MaterialAmbiguous",
+                code="MaterialEncodingAmbiguous",
             )
         return material
     return decode_text(_ascii(data, where, encoding), where, encoding, size)

@@ -125,7 +125,7 @@ def test_32_printable_bytes_without_an_encoding_are_ambiguous(decode: object, te
     with pytest.raises(MaterialError) as info:
         decode(text.encode(), WHERE)  # type: ignore[operator]
 
-    assert info.value.code == "MaterialAmbiguous"
+    assert info.value.code == "MaterialEncodingAmbiguous"
     assert info.value.message == (
         f"{WHERE}: the 32 bytes are all printable ASCII: the raw material, or text encoding another? "
         "Set encoding: raw|hex|base64 on this source"

@@ -57,7 +57,7 @@ def test_a_file_of_32_printable_bytes_is_ambiguous_without_an_encoding(tmp_path:
 
     error = refused("file", {"path": str(path)})
 
-    assert error.code == "MaterialAmbiguous"
+    assert error.code == "MaterialEncodingAmbiguous"
     assert error.message.startswith(f"file {path}: the 32 bytes are all printable ASCII")
     assert "set encoding: raw|hex|base64".lower() in error.message.lower()
     assert KEY128_HEX[:8] not in error.message
@@ -177,7 +177,7 @@ def test_a_binary_secret_of_32_printable_bytes_is_ambiguous_without_an_encoding(
 ) -> None:
     error = refused(kind, options, **readers)
 
-    assert error.code == "MaterialAmbiguous"
+    assert error.code == "MaterialEncodingAmbiguous"
     assert "byok/p" in error.message and "Set encoding: raw|hex|base64" in error.message
     assert fetch(kind, options, Encoding.RAW, **readers) == PRINTABLE
     assert refused(kind, options, Encoding.HEX, **readers).code == "MaterialWrongSize"  # 16 bytes
