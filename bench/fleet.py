@@ -142,8 +142,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     quiet()
     sizes = (100, 1000) if args.quick else (100, 1000, 5000)
     started = time.perf_counter()
-    with spawn((REGION,), ACCESS_KEY_ID, ACCESS_KEY_SECRET, extra_args=("--reuse-wrapping-keys",)) as (process, ep):
-        fleet = Fleet(ep, process.pid)
+    with spawn((REGION,), ACCESS_KEY_ID, ACCESS_KEY_SECRET, extra_args=("--reuse-wrapping-keys",)) as emulator:
+        fleet = Fleet(emulator.endpoints, emulator.process.pid, emulator.admin_token)
         fleet.seed(max(sizes))
         progress(f"seeded {len(fleet.keys):,} keys in {time.perf_counter() - started:.0f} s")
         fleets, baselines = run_fleets(fleet, args, sizes)

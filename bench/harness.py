@@ -40,8 +40,8 @@ def nproc() -> int:
 class Fleet:
     """The seeded keys of one region, in a fixed order, and which of them are due right now."""
 
-    def __init__(self, endpoints: dict[str, str], emulator_pid: int) -> None:
-        self.cloud = EmulatedCloud(endpoints, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+    def __init__(self, endpoints: dict[str, str], emulator_pid: int, admin_token: str) -> None:
+        self.cloud = EmulatedCloud(endpoints, ACCESS_KEY_ID, ACCESS_KEY_SECRET, admin_token)
         self.endpoint = endpoints[REGION]
         self.emulator_pid = emulator_pid
         self.keys: list[str] = []

@@ -2,10 +2,15 @@
 
 Serves ``cn-hangzhou`` on ``--port`` unless ``--region REGION=PORT`` (repeatable) names the
 regions; port 0 picks a free port. Prints one ``listening on http://HOST:PORT (REGION)`` line
-per region, then runs until SIGTERM or SIGINT and exits 0.
+per region, then one ``admin token: TOKEN`` line, then runs until SIGTERM or SIGINT and exits 0.
 
-Access-key secrets never appear in the output. (They are visible to other local users in the
-process list, like any command-line argument: use throwaway test credentials.)
+The admin API (``/_emulator/...``) obeys only requests that carry that token in the
+``X-Emulator-Admin-Token`` header (:mod:`emulator.admin_access`). The token is new and random on
+every start unless ``--admin-token TOKEN`` sets it (16 to 256 visible ASCII characters).
+
+Access-key secrets never appear in the output, and the admin token only on its one line. (Both are
+visible to other local users in the process list when given as command-line arguments, like any
+argument: use throwaway test credentials, and let the emulator make its own admin token.)
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import sys
 import threading
 from collections.abc import Sequence
 
+from emulator import admin_access
 from emulator.core import DEFAULT_ACCOUNT_ID, Emulator
 from emulator.server import serve
 
@@ -33,6 +39,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--state", default=None, help="file to persist state in (default: memory only)")
     parser.add_argument("--account-id", default=DEFAULT_ACCOUNT_ID)
     parser.add_argument(
+        "--admin-token",
+        default=None,
+        metavar="TOKEN",
+        help="the token the admin API requires in the X-Emulator-Admin-Token header (default: a new random one)",
+    )
+    parser.add_argument(
         "--reuse-wrapping-keys",
         action="store_true",
         help="reuse a small pool of RSA key pairs for import tokens (benchmarks; NOTE: the service makes a new one)",
@@ -42,6 +54,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("give one --access-key-secret per --access-key-id")
     try:
         args.region_ports = region_ports(args.regions, args.port)
+        args.admin_token = (
+            admin_access.check_token(args.admin_token) if args.admin_token is not None else admin_access.new_token()
+        )
     except ValueError as exc:
         parser.error(str(exc))
     return args
@@ -74,13 +89,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         state_path=args.state,
         reuse_wrapping_keys=args.reuse_wrapping_keys,
     )
-    running = serve(emulator, args.host, args.region_ports)
-    for region, port in running.ports.items():
-        print(f"listening on http://{args.host}:{port} ({region})", flush=True)
-
-    stop = threading.Event()
+    stop = threading.Event()  # handlers first: whoever read our output may signal us at once
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
+    running = serve(emulator, args.host, args.region_ports, admin_token=args.admin_token)
+    for region, port in running.ports.items():
+        print(f"listening on http://{args.host}:{port} ({region})", flush=True)
+    print(f"admin token: {running.admin_token}", flush=True)
+
     while not stop.wait(1.0):
         pass
     running.shutdown()

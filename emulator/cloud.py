@@ -1,6 +1,9 @@
 """An operator's view of a running emulator, for tests and the demo: create keys, import material
 and store secrets through the official SDK (``alibabacloud-kms20160120``), and read the admin API.
 
+:func:`spawn` starts ``python -m emulator`` and reads its endpoints and admin token from its
+output; :class:`EmulatedCloud` sends that token (``X-Emulator-Admin-Token``) with every admin call.
+
 Nothing here is used by the emulator itself.
 """
 
@@ -19,6 +22,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,26 +30,42 @@ from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.models import Config
 
+from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 DAY = 86400
 
 
 class EmulatedCloud:
-    def __init__(self, endpoints: dict[str, str], access_key_id: str, access_key_secret: str) -> None:
+    """``admin_token``: the emulator's admin token; if None, the token of the emulator that
+    :func:`spawn` started at these endpoints in this process (callers that predate the token)."""
+
+    def __init__(
+        self,
+        endpoints: dict[str, str],
+        access_key_id: str,
+        access_key_secret: str,
+        admin_token: str | None = None,
+    ) -> None:
         self.endpoints = endpoints  # region -> "127.0.0.1:PORT"
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
+        self._admin_token = admin_token
         self._clients: dict[str, KmsClient] = {}
 
     # ---- admin API -----------------------------------------------------------------------------
     def admin(self, method: str, path: str, body: Any = None, region: str | None = None) -> Any:
+        """Call ``/_emulator/...`` (a bare name like ``"calls"`` is prefixed) with the admin token."""
         if not path.startswith("/"):
             path = f"/_emulator/{path}"
         host = self.endpoints[region or next(iter(self.endpoints))]
+        token = self._admin_token or _SPAWNED.get(host)
+        if token is None:
+            raise ValueError(f"no admin token for the emulator at {host}: pass admin_token=")
         data = None if body is None else json.dumps(body).encode()
         request = urllib.request.Request(f"http://{host}{path}", data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        request.add_header(ADMIN_TOKEN_HEADER, token)
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 - loopback only
             return json.loads(response.read())
 
@@ -129,6 +149,29 @@ class EmulatedCloud:
 
 
 _LISTENING = re.compile(r"^listening on http://(?P<host>[^ ]+):(?P<port>\d+) \((?P<region>[^)]+)\)$")
+_ADMIN_TOKEN_LINE = re.compile(r"^admin token: (?P<token>\S+)$")
+_SPAWNED: dict[str, str] = {}  # "host:port" -> admin token, of each emulator spawn() runs right now
+
+
+@dataclass(frozen=True)
+class Spawned:
+    """An emulator started by :func:`spawn`: its process, ``{region: "host:port"}``, its admin token.
+
+    Unpacks as ``(process, endpoints)``, as spawn's callers did before the admin token.
+    """
+
+    process: subprocess.Popen[str]
+    endpoints: dict[str, str]
+    admin_token: str = field(repr=False)
+    access_key_id: str = ""
+    access_key_secret: str = field(default="", repr=False)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.process, self.endpoints))
+
+    def cloud(self) -> EmulatedCloud:
+        """An :class:`EmulatedCloud` with the credentials and the admin token this emulator was started with."""
+        return EmulatedCloud(self.endpoints, self.access_key_id, self.access_key_secret, self.admin_token)
 
 
 @contextmanager
@@ -139,17 +182,21 @@ def spawn(
     *,
     stderr_path: Path | None = None,
     extra_args: tuple[str, ...] = (),
+    admin_token: str | None = None,
     startup_timeout: float = 30,
-) -> Iterator[tuple[subprocess.Popen[str], dict[str, str]]]:
-    """Run ``python -m emulator`` on free loopback ports, one per region; yields (process, endpoints).
+) -> Iterator[Spawned]:
+    """Run ``python -m emulator`` on free loopback ports, one per region; yields a :class:`Spawned`.
 
-    Its stderr goes to ``stderr_path`` (a temporary file if none), and a daemon thread keeps
-    draining its stdout, so neither pipe can fill up; the process is stopped on exit.
+    ``admin_token`` is passed as ``--admin-token``; without it the emulator makes one, read from its
+    ``admin token:`` line. Its stderr goes to ``stderr_path`` (a temporary file if none), and a daemon
+    thread keeps draining its stdout, so neither pipe can fill up; the process is stopped on exit.
     """
     command = [sys.executable, "-m", "emulator", "--host", "127.0.0.1", "--port", "0"]
     for region in regions:
         command += ["--region", f"{region}=0"]
     command += ["--access-key-id", access_key_id, "--access-key-secret", access_key_secret, *extra_args]
+    if admin_token is not None:
+        command += ["--admin-token", admin_token]
     with contextlib.ExitStack() as stack:
         stderr = (
             stack.enter_context(stderr_path.open("w+"))
@@ -159,14 +206,18 @@ def spawn(
         process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=stderr, text=True)
         stack.callback(_stop, process)
         try:
-            endpoints = _wait_listening(process, len(regions), startup_timeout)
+            endpoints, token = _wait_ready(process, len(regions), startup_timeout)
         except RuntimeError as exc:
             stderr.seek(0)
             raise RuntimeError(f"{exc}; stderr:\n{stderr.read()}") from exc
-        yield process, endpoints
+        for endpoint in endpoints.values():
+            _SPAWNED[endpoint] = token
+            stack.callback(_SPAWNED.pop, endpoint, None)
+        yield Spawned(process, endpoints, token, access_key_id, access_key_secret)
 
 
-def _wait_listening(process: subprocess.Popen[str], count: int, timeout: float) -> dict[str, str]:
+def _wait_ready(process: subprocess.Popen[str], count: int, timeout: float) -> tuple[dict[str, str], str]:
+    """The endpoints from the ``listening on`` lines and the token from the ``admin token:`` line."""
     lines: queue.Queue[str] = queue.Queue()
 
     def pump() -> None:
@@ -177,18 +228,20 @@ def _wait_listening(process: subprocess.Popen[str], count: int, timeout: float) 
 
     threading.Thread(target=pump, name="emulator-stdout", daemon=True).start()
     endpoints: dict[str, str] = {}
+    token: str | None = None
     deadline = time.monotonic() + timeout
-    while len(endpoints) < count:
+    while len(endpoints) < count or token is None:
         try:
             line = lines.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
             raise RuntimeError("the emulator did not start in time") from None
         if not line:
             raise RuntimeError(f"the emulator exited with {process.wait()}")
-        match = _LISTENING.match(line.strip())
-        if match:
+        if match := _LISTENING.match(line.strip()):
             endpoints[match["region"]] = f"{match['host']}:{match['port']}"
-    return endpoints
+        elif match := _ADMIN_TOKEN_LINE.match(line.strip()):
+            token = match["token"]
+    return endpoints, token
 
 
 def _stop(process: subprocess.Popen[str]) -> None:

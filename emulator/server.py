@@ -2,7 +2,9 @@
 
 The official SDKs send no region, so the port a request arrives on tells its region. Routing:
 
-* ``/_emulator/...``: the admin API, unsigned JSON (clock, faults, calls log, metrics, reset).
+* ``/_emulator/...``: the admin API, JSON (clock, faults, calls log, metrics, reset, functions),
+  for the operator only: every request but ``GET /_emulator/health`` needs the admin token in the
+  ``X-Emulator-Admin-Token`` header, or it is 403 (:mod:`emulator.admin_access`).
 * ``/2016-08-15/...``: Function Compute's ``InvokeFunction`` (:mod:`emulator.functions`).
 * ``X-Amz-Target: TrentService.*``: an AWS KMS call (JSON 1.1, SigV4 for this port's region) on the
   same backend. Signature check -> faults -> :mod:`emulator.aws_responses` -> JSON.
@@ -26,7 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from werkzeug.wrappers import Request, Response
 
-from emulator import aws_responses
+from emulator import admin_access, aws_responses
 from emulator.clock import Clock, check_time, finite
 from emulator.errors import ServiceError
 from emulator.faults import Faults, FaultSettings
@@ -99,6 +101,7 @@ class Service:
     nonces: NonceCache | None = None
     real_time: Callable[[], float] = time.time
     functions: Functions | None = None
+    admin_token: str = field(default_factory=admin_access.new_token, repr=False)
 
     def __post_init__(self) -> None:
         if self.nonces is None:  # kept in the --state file, if there is one, so a restart opens no replay
@@ -170,8 +173,14 @@ class Service:
         return aws.success(fields)
 
     def admin(self, region: str, request: Request) -> Response:
-        """Route ``/_emulator/<name>``; a bad body is 400 ``{"error": ...}``."""
+        """Route ``/_emulator/<name>`` for the operator: without the admin token (or from a web page)
+        403 ``{"error": ...}``, before the route is even looked up; a bad body is 400."""
         name = request.path[len(ADMIN_PREFIX) :].strip("/")
+        if (request.method, name) not in admin_access.OPEN_ROUTES:
+            refused = admin_access.refusal(request, self.admin_token)
+            if refused is not None:
+                log.warning("admin request %s %r refused: %s", request.method, request.path, refused)
+                return _admin_json({"error": refused}, 403)
         handler = _ADMIN_ROUTES.get((request.method, name))
         if handler is None:
             known = any(route_name == name for _, route_name in _ADMIN_ROUTES)
@@ -260,6 +269,10 @@ class RunningEmulator:
     def ports(self) -> dict[str, int]:
         return {region: server.port for region, server in self.servers.items()}
 
+    @property
+    def admin_token(self) -> str:
+        return self.service.admin_token
+
     def shutdown(self) -> None:
         """Stop accepting, close the listening sockets, wait for the accept loops to end."""
         for server in self.servers.values():
@@ -269,13 +282,24 @@ class RunningEmulator:
 
 
 def serve(
-    emulator: EmulatorLike, host: str, region_ports: Mapping[str, int], *, service: Service | None = None
+    emulator: EmulatorLike,
+    host: str,
+    region_ports: Mapping[str, int],
+    *,
+    service: Service | None = None,
+    admin_token: str | None = None,
 ) -> RunningEmulator:
-    """Start one server per region (port 0 picks a free port), each in a daemon thread."""
+    """Start one server per region (port 0 picks a free port), each in a daemon thread.
+
+    The admin API takes ``admin_token`` (a new random one if None: read it from the result's
+    ``admin_token``); ``service``, if given, brings its own.
+    """
     unknown = set(region_ports) - set(emulator.regions)
     if unknown:
         raise ValueError(f"regions not served by the emulator: {', '.join(sorted(unknown))}")
-    service = service or Service(emulator)
+    if service is None:
+        token = admin_access.check_token(admin_token) if admin_token is not None else admin_access.new_token()
+        service = Service(emulator, admin_token=token)
     servers: dict[str, EmulatorHTTPServer] = {}
     threads: list[threading.Thread] = []
     for region, port in region_ports.items():

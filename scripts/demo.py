@@ -59,9 +59,10 @@ def seed(cloud: EmulatedCloud, material: bytes) -> dict[str, object]:
 
 
 def main() -> int:
-    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET) as (_, endpoints):
+    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET) as emulator:
+        endpoints = emulator.endpoints
         print("emulator: " + ", ".join(f"{r} on {e}" for r, e in endpoints.items()))
-        cloud = EmulatedCloud(endpoints, ACCESS_KEY_ID, ACCESS_KEY_SECRET)
+        cloud = emulator.cloud()  # its admin calls carry the token the emulator printed
         print("created, through the KMS SDK:")
         config = seed(cloud, secrets.token_bytes(32))
         os.environ["RENEWER_CONFIG"] = json.dumps(config)

@@ -1,7 +1,8 @@
 """Shared fixtures: one emulator subprocess for the whole session, reset before each test.
 
 ``emulator_proc`` (session) runs ``python -m emulator`` serving :data:`REGIONS` on free ports with
-the test credentials below, and stops it at the end. ``emulator`` (per test) is the same object
+the test credentials below, and stops it at the end; its ``admin`` calls send the admin token the
+emulator printed at start. ``emulator`` (per test) is the same object
 after ``POST /_emulator/reset`` (no keys, secrets, metrics, faults or calls; real time).
 Only 127.0.0.1 is contacted.
 """
@@ -13,7 +14,7 @@ import os
 import subprocess
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ import pytest
 # metadata (a non-loopback address) when the default credential chain finds nothing.
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
+from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
 from emulator.cloud import spawn
 
 ACCESS_KEY_ID = "testAccessKeyId"
@@ -37,6 +39,7 @@ class EmulatorProcess:
 
     process: subprocess.Popen[str]
     ports: dict[str, int]
+    admin_token: str = field(repr=False)
     access_key_id: str = ACCESS_KEY_ID
     access_key_secret: str = ACCESS_KEY_SECRET
 
@@ -52,8 +55,8 @@ class EmulatorProcess:
         return f"http://{self.endpoint(region)}"
 
     def admin_headers(self) -> dict[str, str]:
-        """The headers every admin request needs."""
-        return {}
+        """The header every admin request needs: the admin token."""
+        return {ADMIN_TOKEN_HEADER: self.admin_token}
 
     def admin(self, method: str, path: str, json: Any = None, region: str = REGIONS[0]) -> Any:
         """Call the admin API (``/_emulator/...``; a bare name like ``"calls"`` is prefixed)."""
@@ -62,6 +65,7 @@ class EmulatorProcess:
         data = None if json is None else jsonlib.dumps(json).encode()
         request = urllib.request.Request(self.url(region) + path, data=data, method=method)
         request.add_header("Content-Type", "application/json")
+        request.add_header(ADMIN_TOKEN_HEADER, self.admin_token)
         with urllib.request.urlopen(request, timeout=10) as response:
             return jsonlib.loads(response.read())
 
@@ -70,8 +74,9 @@ class EmulatorProcess:
 def emulator_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """The emulator as a subprocess, serving :data:`REGIONS` on free ports."""
     stderr_path: Path = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET, stderr_path=stderr_path) as (process, endpoints):
-        yield EmulatorProcess(process, {region: int(e.rsplit(":", 1)[1]) for region, e in endpoints.items()})
+    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET, stderr_path=stderr_path) as spawned:
+        ports = {region: int(e.rsplit(":", 1)[1]) for region, e in spawned.endpoints.items()}
+        yield EmulatorProcess(spawned.process, ports, spawned.admin_token)
 
 
 @pytest.fixture

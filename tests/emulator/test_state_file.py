@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from emulator.backend.store import Store
-from emulator.cloud import EmulatedCloud, spawn
+from emulator.cloud import spawn
 from emulator.protocol.nonces import NonceCache
 from tests.emulator.signed_requests import send_v1, v1_params
 
@@ -34,25 +34,25 @@ def mode(path: Path) -> int:
 
 def test_state_survives_restart(tmp_path) -> None:
     state = ("--state", str(tmp_path / "emulator.sqlite"))
-    with spawn(("cn-hangzhou",), AK, SECRET, extra_args=state) as (_, endpoints):
-        cloud = EmulatedCloud(endpoints, AK, SECRET)
+    with spawn(("cn-hangzhou",), AK, SECRET, extra_args=state) as emulator:
+        cloud = emulator.cloud()
         key_id = cloud.key_with_material(MATERIAL, 10, alias="alias/kept")
         blob = cloud.encrypt(key_id, "kept across restarts")
         cloud.secret("byok/kept", MATERIAL.hex())
-    with spawn(("cn-hangzhou",), AK, SECRET, extra_args=state) as (_, endpoints):
-        cloud = EmulatedCloud(endpoints, AK, SECRET)
+    with spawn(("cn-hangzhou",), AK, SECRET, extra_args=state) as emulator:
+        cloud = emulator.cloud()
         assert cloud.describe("alias/kept").key_id == key_id
         assert cloud.describe(key_id).key_state == "Enabled"
         assert cloud.decrypt(blob) == "kept across restarts"
         cloud.import_material("cn-hangzhou", key_id, MATERIAL, 0)  # same material still accepted
-    with spawn(("cn-hangzhou",), AK, SECRET) as (_, endpoints):  # without --state: empty
-        assert EmulatedCloud(endpoints, AK, SECRET).calls() == []
+    with spawn(("cn-hangzhou",), AK, SECRET) as emulator:  # without --state: empty
+        assert emulator.cloud().calls() == []
 
 
 def test_state_file_and_its_sidecars_are_private_even_with_a_permissive_umask(tmp_path) -> None:
     path = tmp_path / "emulator.sqlite"
-    with umask(0), spawn(("cn-hangzhou",), AK, SECRET, extra_args=("--state", str(path))) as (_, endpoints):
-        cloud = EmulatedCloud(endpoints, AK, SECRET)
+    with umask(0), spawn(("cn-hangzhou",), AK, SECRET, extra_args=("--state", str(path))) as emulator:
+        cloud = emulator.cloud()
         cloud.key_with_material(MATERIAL, 10)
         cloud.secret("byok/private", MATERIAL.hex())
         files = [path, *(p for p in tmp_path.iterdir() if p.name.startswith(f"{path.name}-"))]
