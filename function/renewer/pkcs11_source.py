@@ -10,14 +10,33 @@ wraps the material with ``CKM_AES_KEY_WRAP_PAD``. The KCV is computed inside the
 (``CKM_AES_ECB`` over a zero block). Nothing here ever reads ``CKA_VALUE``: the process never holds
 the material, and a sensitive key object would make any such path fail.
 
-The PIN comes from the environment variable the configuration names, never from the configuration.
+Sessions. PKCS#11 login belongs to the application (this process) and the token, not to a session:
+once one session logs in, every session of the process on that token is logged in, a second
+``C_Login`` is refused (``CKR_USER_ALREADY_LOGGED_IN``), and ``C_Logout`` (or closing the last
+session) logs all of them out, which makes private key objects vanish from the others' sessions. So
+each token is logged in once per process: :class:`_Login` holds one logged-in session per (library,
+token label), shared by every :class:`HsmKey` on that token, whatever run or material opened it, and
+reference-counted: it is logged out and closed when the last of them closes. A wrong PIN for one
+material is refused without touching the others (see :meth:`Pkcs11Source.fetch`).
+
+Threads. ``python-pkcs11`` initialises each library with ``C_Initialize(NULL)``: by the standard the
+application promises never to call the library from two threads at once (SoftHSM then turns its own
+locking off), and releases the GIL during each call. So every call into one library, on any token or
+session, goes through that library's one lock; a PKCS#11 session is not safe for concurrent use anyway.
+
+The PIN comes from the environment variable the configuration names, never from the configuration,
+and appears in no message; the shared login keeps only a salted digest of it, to compare.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
+import hmac
 import os
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -25,18 +44,62 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from renewer.errors import MaterialError
 from renewer.wrapping import MATERIAL_BYTES, WrappingAlgorithm
 
-_LIBRARIES: dict[str, Any] = {}
-_LIBRARY_LOCK = threading.Lock()
+_PIN_SALT = os.urandom(16)  # per process: a PIN's digest means nothing outside it
 
 
-def _library(path: str) -> Any:
-    """PKCS#11 libraries are initialised once per process."""
+class _Library:
+    """One PKCS#11 library in this process: initialised once, one lock for every call into it, and
+    the logins held on its tokens (by token label)."""
+
+    def __init__(self, module: Any) -> None:
+        self.module = module
+        self.lock = threading.Lock()
+        self.logins: dict[str, _Login] = {}
+
+
+@dataclass(eq=False)
+class _Login:
+    """The one logged-in session of this process on one token; ``users`` is how many open
+    :class:`HsmKey`\\s (or fetches under way) share it. Only touched under ``library.lock``."""
+
+    library: _Library
+    token_label: str
+    session: Any
+    pin_digest: bytes
+    users: int = 0
+
+    def release(self) -> None:
+        """One user fewer; the last one logs out and closes the session (lock held by the caller)."""
+        import pkcs11
+
+        self.users -= 1
+        if self.users > 0:
+            return
+        if self.library.logins.get(self.token_label) is self:
+            del self.library.logins[self.token_label]
+        # NOTE: an error here means the HSM already dropped the session or the login (a reset, a lost
+        # connection): nothing is left to do, and the library frees what remains when the process ends.
+        with contextlib.suppress(pkcs11.PKCS11Error):
+            self.session.close()  # C_Logout, then C_CloseSession
+
+
+_LIBRARIES: dict[str, _Library] = {}
+_LIBRARIES_LOCK = threading.Lock()
+
+
+def _library(path: str) -> _Library:
+    """PKCS#11 libraries are initialised once per process (two paths to one file are one library)."""
     import pkcs11
 
-    with _LIBRARY_LOCK:
+    path = os.path.realpath(path)
+    with _LIBRARIES_LOCK:
         if path not in _LIBRARIES:
-            _LIBRARIES[path] = pkcs11.lib(path)
+            _LIBRARIES[path] = _Library(pkcs11.lib(path))
         return _LIBRARIES[path]
+
+
+def _pin_digest(pin: str) -> bytes:
+    return hmac.new(_PIN_SALT, pin.encode(), hashlib.sha256).digest()
 
 
 class Pkcs11Source:
@@ -56,41 +119,76 @@ class Pkcs11Source:
         return MaterialError(f"{self.describe()}: {message}", code=code)
 
     def fetch(self) -> HsmKey:
-        """Log in, find the key object and check it may only leave the HSM wrapped."""
-        import pkcs11
+        """Share the token's login (logging in if this process has not), find the key object and
+        check it may only leave the HSM wrapped.
 
+        When the token is already logged in here, the PIN is compared with the one that logged in
+        (a token has one user PIN, and that one was accepted): a different PIN is refused with
+        ``HsmPinIncorrect`` and the others' login is left alone. NOTE: a PIN changed on the HSM
+        while the login is held is refused until every material on the token has closed.
+        """
         pin = self.environ.get(self.pin_env)
         if not pin:
-            raise MaterialError(f"{self.describe()}: PIN variable {self.pin_env} is not set", code="HsmPinMissing")
+            raise self._error(f"PIN variable {self.pin_env} is not set", "HsmPinMissing")
+        library = self._load()
+        with library.lock:
+            login = self._login(library, pin)
+            try:
+                key = _find_key(login.session, self.key_label, self.describe())
+            except BaseException:
+                login.release()
+                raise
+        return HsmKey(login, key, self.describe())
+
+    def _load(self) -> _Library:
         try:
-            token = _library(self.library).get_token(token_label=self.token_label)
-        except (OSError, RuntimeError) as exc:
-            raise MaterialError(
-                f"{self.describe()}: cannot load PKCS#11 library {self.library} ({type(exc).__name__})",
-                code="HsmLibraryUnavailable",
+            return _library(self.library)
+        except (OSError, RuntimeError) as exc:  # python-pkcs11 raises PKCS11Error, a RuntimeError
+            raise self._error(
+                f"cannot load PKCS#11 library {self.library} ({type(exc).__name__})", "HsmLibraryUnavailable"
             ) from exc
+
+    def _login(self, library: _Library, pin: str) -> _Login:
+        """The token's shared login, with one more user (``library.lock`` held)."""
+        import pkcs11
+
+        login = library.logins.get(self.token_label)
+        if login is not None:
+            if not hmac.compare_digest(login.pin_digest, _pin_digest(pin)):
+                raise self._error(
+                    f"the PIN in {self.pin_env} is incorrect (not the PIN this token is logged in with)",
+                    "HsmPinIncorrect",
+                )
+            login.users += 1
+            return login
+        try:
+            token = library.module.get_token(token_label=self.token_label)
         except pkcs11.NoSuchToken:
-            raise MaterialError(
-                f"{self.describe()}: no token labelled {self.token_label}", code="HsmTokenNotFound"
+            raise self._error(f"no token labelled {self.token_label}", "HsmTokenNotFound") from None
+        except pkcs11.MultipleTokensReturned:
+            raise self._error(f"more than one token labelled {self.token_label}", "HsmTokenAmbiguous") from None
+        except pkcs11.PKCS11Error as exc:
+            raise self._error(
+                f"cannot list the tokens of PKCS#11 library {self.library} ({type(exc).__name__})",
+                "HsmLibraryUnavailable",
             ) from None
         try:
             session = token.open(user_pin=pin)
-        except pkcs11.UserAlreadyLoggedIn:  # login is per process: another run here holds a session
-            session = token.open()
         except pkcs11.PinIncorrect:
-            raise MaterialError(
-                f"{self.describe()}: the PIN in {self.pin_env} is incorrect", code="HsmPinIncorrect"
+            raise self._error(f"the PIN in {self.pin_env} is incorrect", "HsmPinIncorrect") from None
+        except pkcs11.UserAlreadyLoggedIn:
+            # Logged in by code other than this module: that PIN cannot be checked, and that code's
+            # logout would pull the login from under this one.
+            raise self._error(
+                "the token is already logged in by other code in this process; refusing to use a login "
+                "whose PIN cannot be checked",
+                "HsmLoginFailed",
             ) from None
         except pkcs11.PKCS11Error as exc:
-            raise MaterialError(
-                f"{self.describe()}: cannot log in ({type(exc).__name__})", code="HsmLoginFailed"
-            ) from None
-        try:
-            key = _find_key(session, self.key_label, self.describe())
-        except BaseException:
-            session.close()
-            raise
-        return HsmKey(session, key, self.describe())
+            raise self._error(f"cannot log in ({type(exc).__name__})", "HsmLoginFailed") from None
+        login = _Login(library, self.token_label, session, _pin_digest(pin), users=1)
+        library.logins[self.token_label] = login
+        return login
 
 
 def _find_key(session: Any, label: str, where: str) -> Any:
@@ -103,6 +201,10 @@ def _find_key(session: Any, label: str, where: str) -> Any:
         raise MaterialError(f"{where}: no secret key labelled {label}", code="HsmKeyNotFound") from None
     except pkcs11.MultipleObjectsReturned:
         raise MaterialError(f"{where}: more than one secret key labelled {label}", code="HsmKeyAmbiguous") from None
+    except pkcs11.PKCS11Error as exc:  # the session or the login is gone (an HSM reset, a lost connection)
+        raise MaterialError(
+            f"{where}: cannot search the token for the key ({type(exc).__name__})", code="HsmKeyNotFound"
+        ) from None
     if key.key_type != KeyType.AES or key[Attribute.VALUE_LEN] != MATERIAL_BYTES:
         raise MaterialError(f"{where}: the key object is not an AES-256 key", code="HsmKeyWrongType")
     if not key[Attribute.SENSITIVE]:
@@ -120,14 +222,14 @@ def _find_key(session: Any, label: str, where: str) -> Any:
 
 
 class HsmKey:
-    """A :class:`~renewer.material.KeyMaterial` whose bytes stay in the HSM. PKCS#11 sessions are not
-    safe for concurrent use, so operations are serialised."""
+    """A :class:`~renewer.material.KeyMaterial` whose bytes stay in the HSM. It uses its token's
+    shared login; every operation holds the library's lock (see the module docstring)."""
 
-    def __init__(self, session: Any, key: Any, where: str) -> None:
-        self._session = session
+    def __init__(self, login: _Login, key: Any, where: str) -> None:
+        self._login = login
         self._key = key
         self._where = where
-        self._lock = threading.Lock()
+        self._closed = False
 
     def __repr__(self) -> str:
         return f"HsmKey({self._where})"
@@ -135,11 +237,16 @@ class HsmKey:
     def secrets(self) -> tuple[bytes, ...]:
         return ()  # the process never holds the material
 
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError(f"{self!r} is closed")
+
     def kcv(self) -> str:
         import pkcs11
         from pkcs11 import Mechanism
 
-        with self._lock:
+        with self._login.library.lock:
+            self._check_open()
             try:
                 block = self._key.encrypt(bytes(16), mechanism=Mechanism.AES_ECB)
             except pkcs11.PKCS11Error as exc:
@@ -154,19 +261,24 @@ class HsmKey:
         import pkcs11
 
         algorithm = WrappingAlgorithm(algorithm)
-        with self._lock:
-            wrapping_key = self._session.create_object(_public_key_template(public_key))
+        with self._login.library.lock:
+            self._check_open()
             try:
-                if algorithm.two_step:
-                    return self._wrap_two_step(wrapping_key, algorithm)
-                return bytes(self._wrap_rsa(wrapping_key, self._key, algorithm))
+                return self._wrap(public_key, algorithm)
             except pkcs11.PKCS11Error as exc:
                 raise MaterialError(
                     f"{self._where}: the HSM refused to wrap the key with {algorithm.value} ({type(exc).__name__})",
                     code="HsmWrapRefused",
                 ) from None
-            finally:
-                wrapping_key.destroy()
+
+    def _wrap(self, public_key: rsa.RSAPublicKey, algorithm: WrappingAlgorithm) -> bytes:
+        wrapping_key = self._login.session.create_object(_public_key_template(public_key))
+        try:
+            if algorithm.two_step:
+                return self._wrap_two_step(wrapping_key, algorithm)
+            return bytes(self._wrap_rsa(wrapping_key, self._key, algorithm))
+        finally:
+            _destroy(wrapping_key)
 
     def _wrap_rsa(self, wrapping_key: Any, key: Any, algorithm: WrappingAlgorithm) -> bytes:
         from pkcs11 import MGF, Mechanism
@@ -180,7 +292,7 @@ class HsmKey:
     def _wrap_two_step(self, wrapping_key: Any, algorithm: WrappingAlgorithm) -> bytes:
         from pkcs11 import Attribute, KeyType, Mechanism
 
-        transport = self._session.generate_key(
+        transport = self._login.session.generate_key(
             KeyType.AES,
             256,
             store=False,
@@ -190,11 +302,22 @@ class HsmKey:
             wrapped_transport = self._wrap_rsa(wrapping_key, transport, algorithm)
             return bytes(wrapped_transport) + bytes(transport.wrap_key(self._key, mechanism=Mechanism.AES_KEY_WRAP_PAD))
         finally:
-            transport.destroy()
+            _destroy(transport)
 
     def close(self) -> None:
-        with self._lock:
-            self._session.close()
+        """Give up this key's share of the token's login (idempotent); the last one logs out."""
+        with self._login.library.lock:
+            if not self._closed:
+                self._closed = True
+                self._login.release()
+
+
+def _destroy(session_object: Any) -> None:
+    """Destroy a temporary session object; if the HSM cannot, it goes with the session anyway."""
+    import pkcs11
+
+    with contextlib.suppress(pkcs11.PKCS11Error):
+        session_object.destroy()
 
 
 def _public_key_template(public_key: rsa.RSAPublicKey) -> dict[Any, Any]:

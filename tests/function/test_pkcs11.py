@@ -66,6 +66,7 @@ def softhsm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         capture_output=True,
         env={**os.environ, "SOFTHSM2_CONF": str(conf)},
     )
+    hsm_key_pair(library, "signing")  # a token holds more than the materials, as real HSMs do
     yield {"library": library}
 
 
@@ -87,12 +88,13 @@ def hsm_key(softhsm: dict[str, Any], label: str, material: bytes = HSM_MATERIAL,
         Attribute.VALUE: material,
         Attribute.LABEL: label,
         Attribute.TOKEN: True,
+        Attribute.PRIVATE: True,  # visible only while the application is logged in
         Attribute.SENSITIVE: attributes.get("sensitive", True),
         Attribute.EXTRACTABLE: attributes.get("extractable", True),
         Attribute.ENCRYPT: True,
     }
     # A session of its own, closed at once: PKCS#11 login is per process, and the renewer logs in too.
-    with _library(softhsm["library"]).get_token(token_label=TOKEN).open(user_pin=PIN, rw=True) as session:
+    with _library(softhsm["library"]).module.get_token(token_label=TOKEN).open(user_pin=PIN, rw=True) as session:
         session.create_object(template)
     return label
 
@@ -114,7 +116,7 @@ def test_secret_and_hsm_materials_renewed_in_one_run(cloud: Cloud, softhsm, invo
 
     monkeypatch.setenv("BYOK_HSM_PIN", PIN)
     hsm_key(softhsm, "payments-hsm")
-    token = _library(softhsm["library"]).get_token(token_label=TOKEN)
+    token = _library(softhsm["library"]).module.get_token(token_label=TOKEN)
     with token.open(user_pin=PIN) as session, pytest.raises(AttributeSensitive):
         session.get_key(label="payments-hsm")[Attribute.VALUE]  # nobody, this process included, reads it
     cloud.secret("byok/plain", SECRET_MATERIAL.hex())
@@ -155,6 +157,7 @@ def test_secret_and_hsm_materials_renewed_in_one_run(cloud: Cloud, softhsm, invo
         ("not-extractable", "HsmKeyNotExtractable"),
         ("wrong-pin", "HsmPinIncorrect"),
         ("missing-label", "HsmKeyNotFound"),
+        ("missing-token", "HsmTokenNotFound"),
         ("kcv-mismatch", "KcvMismatch"),
         ("sha256-on-softhsm", "HsmWrapRefused"),
     ],
@@ -173,9 +176,142 @@ def test_hsm_problems_fail_their_keys_and_import_nothing(
     }
     if setup == "kcv-mismatch":
         material["kcv"] = key_check_value(SECRET_MATERIAL)
+    if setup == "missing-token":
+        material["source"]["token_label"] = "no-such-token"
     result = invoke({"materials": [material]})
     assert isinstance(result.error, RenewalFailedError)
     [entry] = result.report["keys"]
     assert entry["error"]["code"] == code, entry["error"]
     assert PIN not in entry["error"]["message"] and "0000" not in entry["error"]["message"]
     assert not result.actions("ImportKeyMaterial")
+
+
+def hsm_key_pair(library: str, label: str) -> None:
+    """An RSA key pair on the token, the private half private and sensitive, as HSMs hold signing keys."""
+    from pkcs11 import Attribute, KeyType
+
+    from renewer.pkcs11_source import _library
+
+    with _library(library).module.get_token(token_label=TOKEN).open(user_pin=PIN, rw=True) as session:
+        session.generate_keypair(
+            KeyType.RSA,
+            2048,
+            label=label,
+            store=True,
+            private_template={Attribute.PRIVATE: True, Attribute.SENSITIVE: True},
+        )
+
+
+SHARED_TOKEN_FAILURES = {
+    "not-extractable": "HsmKeyNotExtractable",  # fails while the others hold the token's login
+    "missing-label": "HsmKeyNotFound",
+    "kcv-mismatch": "KcvMismatch",  # read, then released while the others still wrap
+    "wrong-pin": "HsmPinIncorrect",  # refused even when the token is already logged in
+}
+
+
+@pytest.mark.parametrize("repeat", range(3))
+@pytest.mark.parametrize("failure", SHARED_TOKEN_FAILURES)
+def test_materials_on_one_token_share_one_login(
+    cloud: Cloud, softhsm, invoke, monkeypatch, failure: str, repeat: int
+) -> None:
+    """Three materials with private key objects on one token (beside an RSA key pair), read at once by
+    the worker pool. PKCS#11 login is per application, not per session: one material's failure or
+    release must not log the others out. The third fails alone; the other two renew."""
+    run = os.urandom(3).hex()
+    monkeypatch.setenv("BYOK_HSM_PIN", PIN)
+    monkeypatch.setenv("BYOK_HSM_PIN_WRONG", "0000")
+    materials = {name: os.urandom(32) for name in ("first", "second", "third")}
+    config = []
+    for name, material in materials.items():
+        failing = name == "third"
+        label = hsm_key(softhsm, f"{name}-{run}", material, extractable=not (failing and failure == "not-extractable"))
+        source = hsm_source(softhsm, label)
+        if failing and failure == "missing-label":
+            source["key_label"] = f"no-such-label-{run}"
+        if failing and failure == "wrong-pin":
+            source["pin_env"] = "BYOK_HSM_PIN_WRONG"
+        kcv = key_check_value(SECRET_MATERIAL if failing and failure == "kcv-mismatch" else material)
+        keys = [
+            {"region": region, "key_id": cloud.key_with_material(material, 5, region=region)}
+            for region in ("cn-hangzhou", "cn-shanghai")
+        ]
+        config.append(
+            {"name": name, "source": source, "kcv": kcv, "wrapping_algorithm": "RSAES_OAEP_SHA_1", "keys": keys}
+        )
+    seen = spy_on_imports(monkeypatch, AlibabaKms)
+    result = invoke({"materials": config})
+    assert isinstance(result.error, RenewalFailedError)
+    expected = {
+        key["key_id"]: ("failed", SHARED_TOKEN_FAILURES[failure]) if material["name"] == "third" else ("renewed", None)
+        for material in config
+        for key in material["keys"]
+    }
+    got = {k["key_id"]: (k["outcome"], (k.get("error") or {}).get("code")) for k in result.report["keys"]}
+    assert got == expected, result.report["keys"]
+    assert result.report["run"]["api"]["material_reads"] == 3
+    assert_no_secrets(result, cloud, list(materials.values()), seen)
+    assert PIN not in result.output and "0000" not in result.output
+    assert_logged_out(softhsm)
+
+
+def assert_logged_out(softhsm: dict[str, Any]) -> None:
+    """The run released the token: a public session sees no private object (nobody is logged in), and
+    a login is not refused as already done."""
+    from pkcs11 import Attribute
+
+    from renewer.pkcs11_source import _library
+
+    library = _library(softhsm["library"])
+    assert not library.logins  # the shared login is gone
+    token = library.module.get_token(token_label=TOKEN)
+    with token.open() as public:
+        assert not list(public.get_objects({Attribute.PRIVATE: True}))
+    with token.open(user_pin=PIN) as session:
+        assert list(session.get_objects({Attribute.PRIVATE: True}))
+
+
+def test_a_wrong_pin_is_refused_on_a_logged_in_token_and_the_login_outlives_each_user(softhsm) -> None:
+    """Directly on the sources: the second material shares the first one's login; a third with a
+    wrong PIN is refused although the token is logged in (no C_Login is even tried), and leaves the
+    others working; the login ends with the last user."""
+    from renewer.errors import MaterialError
+    from renewer.pkcs11_source import Pkcs11Source, _library
+
+    run = os.urandom(3).hex()
+    materials = {name: os.urandom(32) for name in ("one", "two")}
+    environ = {"GOOD_PIN": PIN, "WRONG_PIN": "0000"}
+    for name, material in materials.items():
+        hsm_key(softhsm, f"{name}-{run}", material)
+    library = _library(softhsm["library"])
+
+    def source(name: str, pin_env: str = "GOOD_PIN") -> Pkcs11Source:
+        return Pkcs11Source(softhsm["library"], TOKEN, f"{name}-{run}", pin_env, environ)
+
+    one = source("one").fetch()
+    two = source("two").fetch()
+    assert library.logins[TOKEN].users == 2
+    with pytest.raises(MaterialError) as refused:
+        source("two", "WRONG_PIN").fetch()
+    assert refused.value.code == "HsmPinIncorrect"
+    assert "0000" not in str(refused.value) and PIN not in str(refused.value)
+    assert library.logins[TOKEN].users == 2
+    one.close()
+    one.close()  # closing twice gives up one share, not two
+    assert two.kcv() == key_check_value(materials["two"])  # still logged in: the private key object is there
+    two.close()
+    assert_logged_out(softhsm)
+
+
+def test_a_login_held_by_other_code_is_not_borrowed(softhsm) -> None:
+    """If code other than the source logged this process in, the PIN cannot be checked and that code's
+    logout would end the login under the renewer: the source refuses (HsmLoginFailed)."""
+    from renewer.errors import MaterialError
+    from renewer.pkcs11_source import Pkcs11Source, _library
+
+    label = hsm_key(softhsm, f"borrowed-{os.urandom(3).hex()}")
+    token = _library(softhsm["library"]).module.get_token(token_label=TOKEN)
+    with token.open(user_pin=PIN), pytest.raises(MaterialError) as refused:
+        Pkcs11Source(softhsm["library"], TOKEN, label, "PIN", {"PIN": "0000"}).fetch()
+    assert refused.value.code == "HsmLoginFailed"
+    assert_logged_out(softhsm)
