@@ -7,8 +7,7 @@ errors become :class:`CloudError` carrying only the service's ``Code`` and ``Mes
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from alibabacloud_kms20160120 import models as kms_models
@@ -26,21 +25,27 @@ from renewer.targets import ImportParameters, KeyInfo, parse_http_date, parse_ti
 T = TypeVar("T")
 
 
-@contextmanager
-def cloud_errors(action: str) -> Iterator[None]:
-    """Translate SDK exceptions into :class:`CloudError` (code and service message only)."""
-    try:
-        yield
-    except ResponseException as exc:
+def translate(exc: BaseException, action: str) -> CloudError | None:
+    """An SDK exception as a :class:`CloudError` (the service's code and message only), or None for
+    an exception that is not the SDK's. The SDK's exception is not kept as the cause: it holds the
+    request, whose query string carries the import token and the wrapped material."""
+    if isinstance(exc, ResponseException):
         data = exc.data if isinstance(exc.data, dict) else {}
         message = str(data.get("Message") or exc.message or "")
-        raise CloudError(str(exc.code or "UnknownError"), message, http_status=exc.status_code, action=action) from exc
-    except (OSError, TimeoutError) as exc:  # connection refused, reset, timed out
-        raise CloudError("ConnectionError", f"{action}: {type(exc).__name__}", action=action) from exc
-    except Exception as exc:
-        if exc.__class__.__module__.startswith(("requests", "urllib3", "aiohttp", "Tea", "darabonba")):
-            raise CloudError("ConnectionError", f"{action}: {type(exc).__name__}", action=action) from exc
-        raise
+        return CloudError(str(exc.code or "UnknownError"), message, http_status=exc.status_code, action=action)
+    inner = getattr(exc, "inner_exception", None) or exc  # UnretryableException wraps the transport error
+    if isinstance(inner, (OSError, TimeoutError)) or type(inner).__module__.startswith(_SDK_MODULES):
+        # darabonba turns every transport error into RetryError(str(error)): only its text tells a
+        # read timeout (the request was sent; the service may have acted) from a refused connection.
+        unknown = "Read timed out" in str(inner) or isinstance(inner, TimeoutError)
+        what = "no answer in time" if unknown else "connection failed"
+        return CloudError(
+            "ConnectionError", f"{action}: {what} ({type(inner).__name__})", action=action, outcome_unknown=unknown
+        )
+    return None
+
+
+_SDK_MODULES = ("requests", "urllib3", "aiohttp", "Tea", "darabonba", "alibabacloud")
 
 
 class AlibabaClients:
@@ -109,7 +114,7 @@ class AlibabaKms:
         self.caller = caller
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
-        return self.caller.call(action, call, cloud_errors)
+        return self.caller.call(action, call, translate)
 
     def describe_key(self, key_id: str) -> KeyInfo:
         request = kms_models.DescribeKeyRequest(key_id=key_id)
@@ -179,4 +184,5 @@ class AlibabaCms:
         self.caller = caller
 
     def put_custom_metric(self, request: Any) -> None:
-        self.caller.call("PutCustomMetric", lambda: self.client.put_custom_metric(request), cloud_errors)
+        # Not repeated after a timeout: the service may have stored the data already.
+        self.caller.call("PutCustomMetric", lambda: self.client.put_custom_metric(request), translate, idempotent=False)

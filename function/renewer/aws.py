@@ -4,21 +4,20 @@ destination, so an Alibaba-only function never loads ``boto3``.
 
 Endpoints and credentials follow boto3's own conventions (``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_KMS``, ..., and the default credential chain). botocore's own retries are off
-(``max_attempts: 1``): :class:`renewer.retry.Caller` retries, counts and honours the deadline.
+(``total_max_attempts: 1``): :class:`renewer.retry.Caller` retries, counts and honours the deadline.
 """
 
 from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
 from renewer.errors import CloudError
 from renewer.retry import Caller
@@ -27,23 +26,29 @@ from renewer.wrapping import WrappingAlgorithm
 
 T = TypeVar("T")
 MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead
-BOTO_CONFIG = BotoConfig(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
+# botocore's ``max_attempts`` counts retries (1 = one retry, measured: tests/function/test_aws.py);
+# ``total_max_attempts`` counts attempts: 1 = botocore never retries, the run's Caller does.
+BOTO_CONFIG = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
 
 
-@contextmanager
-def aws_errors(action: str) -> Iterator[None]:
-    """botocore exceptions to :class:`CloudError`: the error code and message only."""
-    try:
-        yield
-    except ClientError as exc:
+def translate(exc: BaseException, action: str) -> CloudError | None:
+    """botocore exceptions as :class:`CloudError` (the error code and message only), or None for an
+    exception that is not botocore's. botocore's exception is not kept as the cause."""
+    if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        raise CloudError(
+        return CloudError(
             str(error.get("Code") or "UnknownError"), str(error.get("Message") or ""), http_status=status, action=action
-        ) from exc
-    except BotoCoreError as exc:  # endpoint unreachable, timeouts, no credentials
-        code = "NoCredentials" if type(exc).__name__ == "NoCredentialsError" else "ConnectionError"
-        raise CloudError(code, f"{action}: {type(exc).__name__}", action=action) from exc
+        )
+    if isinstance(exc, NoCredentialsError):
+        return CloudError("NoCredentials", f"{action}: no AWS credentials found", action=action)
+    if isinstance(exc, BotoCoreError):  # endpoint unreachable, timeouts
+        unknown = isinstance(exc, ReadTimeoutError)  # sent, unanswered: the service may have acted
+        what = "no answer in time" if unknown else "connection failed"
+        return CloudError(
+            "ConnectionError", f"{action}: {what} ({type(exc).__name__})", action=action, outcome_unknown=unknown
+        )
+    return None
 
 
 def _epoch(value: datetime | float | None) -> float | None:
@@ -82,8 +87,8 @@ class _Called:
         self.client = client
         self.caller = caller
 
-    def _call(self, action: str, call: Callable[[], T]) -> T:
-        return self.caller.call(action, call, aws_errors)
+    def _call(self, action: str, call: Callable[[], T], *, idempotent: bool = True) -> T:
+        return self.caller.call(action, call, translate, idempotent=idempotent)
 
 
 class AwsKms(_Called):
@@ -174,6 +179,8 @@ class AwsCloudWatch(_Called):
     def put_metric_data(self, namespace: str, data: list[dict[str, Any]]) -> None:
         for start in range(0, len(data), self.BATCH):
             batch = data[start : start + self.BATCH]
-            self._call(
-                "PutMetricData", lambda batch=batch: self.client.put_metric_data(Namespace=namespace, MetricData=batch)
+            self._call(  # not repeated after a timeout: CloudWatch may have stored it (no duplicates)
+                "PutMetricData",
+                lambda batch=batch: self.client.put_metric_data(Namespace=namespace, MetricData=batch),
+                idempotent=False,
             )

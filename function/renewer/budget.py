@@ -10,6 +10,8 @@ from __future__ import annotations
 import threading
 
 from renewer.clock import Clock
+from renewer.deadline import Deadline
+from renewer.errors import DeadlineExceeded
 
 
 class RateLimiter:
@@ -21,11 +23,17 @@ class RateLimiter:
         self._next = float("-inf")
         self._lock = threading.Lock()
 
-    def acquire(self) -> float:
-        """Wait for this call's slot; returns how long it waited."""
+    def acquire(self, deadline: Deadline | None = None) -> float:
+        """Wait for this call's slot; returns how long it waited. A slot later than ``deadline``
+        is not taken (nor waited for): :class:`DeadlineExceeded`."""
         with self._lock:
             now = self.clock.monotonic()
             slot = max(now, self._next)
+            if deadline is not None and slot >= deadline.end:
+                raise DeadlineExceeded(
+                    f"the next request slot of this region's budget is {slot - now:.1f} s away, "
+                    f"after the deadline ({max(0.0, deadline.end - now):.1f} s left)"
+                )
             self._next = slot + self.interval
         wait = slot - now
         if wait > 0:

@@ -42,12 +42,32 @@ class KeyStateError(RenewerError):
 
 
 class CloudError(RenewerError):
-    """A cloud API call failed: the service's error ``code`` and ``message``, never request data."""
+    """A cloud API call failed: the service's error ``code`` and ``message``, never request data.
 
-    def __init__(self, code: str, message: str, *, http_status: int | None = None, action: str = "") -> None:
+    ``outcome_unknown``: the request was sent but no answer came (a read timeout): the service may
+    have done it. Only idempotent calls are retried after such an error.
+    """
+
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        http_status: int | None = None,
+        action: str = "",
+        outcome_unknown: bool = False,
+    ) -> None:
         super().__init__(message, code=code)
         self.http_status = http_status
         self.action = action
+        self.outcome_unknown = outcome_unknown
+
+
+class DeadlineExceeded(RenewerError):
+    """Too little of the invocation's time is left for this call (or its wait for a slot, or its
+    back-off): it was not started, or was abandoned unanswered. Never retried."""
+
+    code = "DeadlineExceeded"
 
 
 class RenewalFailedError(RenewerError):

@@ -1,8 +1,12 @@
-"""Runs one step over many keys: per region at most ``concurrency`` keys at once, started in the
-order given (most urgent first), none started once the deadline leaves no time for another.
+"""Runs steps over many keys.
 
-A key not started is ``not_attempted``. Each key's retries are counted into its own cell
+:func:`run_keys`: one step over one group of keys, at most ``concurrency`` at once, started in the
+order given (most urgent first), none started once the deadline leaves no time for another. A key
+not started is ``not_attempted``. Each key's retries are counted into its own cell
 (:attr:`renewer.retry.CallStats.current_key`), and a key is logged once, when its outcome is final.
+
+:func:`in_parallel`: one function per group (a cloud and region), all at once, so a slow or hung
+region spends only its own threads and time while the others go on.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ from renewer.retry import CallStats
 
 Item = tuple[MaterialSpec, KeyResult]
 Step = Callable[[MaterialSpec, KeyResult], None]
+#: What a key's step is expected to take before any has finished: without it, the first
+#: ``concurrency`` keys of a phase would start however little time is left.
+FIRST_KEY_SECONDS = 2.0
 
 
 class Pace:
@@ -38,7 +45,7 @@ class Pace:
 
     def expected(self) -> float:
         with self._lock:
-            return self._total / self._count if self._count else 0.0
+            return self._total / self._count if self._count else FIRST_KEY_SECONDS
 
 
 def run_keys(
@@ -49,11 +56,10 @@ def run_keys(
     clock: Clock,
     deadline: Deadline,
     progress: Progress | None = None,
-    phase: str = "",
 ) -> None:
+    """Run ``step`` for each key; a key whose outcome is final afterwards is logged and counted
+    on ``progress`` (whose start and finish are the caller's)."""
     pace = Pace()
-    if progress is not None and items:
-        progress.start(phase, len(items))
 
     def task(spec: MaterialSpec, result: KeyResult) -> None:
         if not deadline.allows(pace.expected()):
@@ -70,28 +76,40 @@ def run_keys(
                 result.seconds += elapsed
                 pace.record(elapsed)
         if result.outcome is not None:
-            log_key(result)
-        if progress is not None:
-            progress.advance()
+            finished(result, progress)
 
-    by_region: dict[str, list[Item]] = {}
-    for spec, result in items:
-        by_region.setdefault(result.region, []).append((spec, result))
-    pools = [ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"keys-{r}") for r in by_region]
-    try:
-        futures = [
-            pool.submit(task, spec, result)
-            for pool, region_items in zip(pools, by_region.values(), strict=True)
-            for spec, result in region_items
-        ]
+    if not items:
+        return
+    with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="keys") as pool:
+        futures = [pool.submit(task, spec, result) for spec, result in items]
         wait(futures)
         for future in futures:
             future.result()  # a task never raises (steps are guarded); this surfaces a bug if one does
-    finally:
-        for pool in pools:
-            pool.shutdown(wait=True)
-        if progress is not None and items:
-            progress.finish()
+
+
+def finished(result: KeyResult, progress: Progress | None) -> None:
+    """A key's outcome is final: log it once, count it on the progress bar."""
+    log_key(result)
+    if progress is not None:
+        progress.advance()
+
+
+def groups(items: list[Item]) -> dict[tuple[str, str], list[Item]]:
+    """The keys by (cloud, region), in the order given."""
+    by_place: dict[tuple[str, str], list[Item]] = {}
+    for spec, result in items:
+        by_place.setdefault((result.cloud, result.region), []).append((spec, result))
+    return by_place
+
+
+def in_parallel(work: list[Callable[[], None]]) -> None:
+    """Run each function on a thread of its own, all at once; returns when all have."""
+    if len(work) == 1:
+        work[0]()
+        return
+    with ThreadPoolExecutor(max_workers=max(1, len(work)), thread_name_prefix="region") as pool:
+        for future in [pool.submit(fn) for fn in work]:
+            future.result()
 
 
 def log_key(result: KeyResult) -> None:
@@ -99,7 +117,9 @@ def log_key(result: KeyResult) -> None:
         "key",
         material=result.material,
         region=result.region,
+        cloud=result.cloud,
         key_id=result.key_id,
+        resolved_key_id=result.resolved_key_id,
         outcome=result.outcome,
         decision=result.decision,
         state_before=result.state_before,

@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 LOGGER_NAME = "byok_renewer"
@@ -53,3 +56,87 @@ def log_event(event: str, level: int = logging.INFO, **fields: Any) -> None:
 
 def to_stderr() -> None:
     _StdoutHandler.use_stderr = True
+
+
+# ---- the SDKs' own loggers ---------------------------------------------------------------------
+#: Loggers of the libraries a run calls through. At DEBUG they write request URLs and bodies: the
+#: Alibaba Cloud SDK puts the import token and the wrapped material in the query string, botocore
+#: logs every parameter, urllib3 every URL, aliyun-fc2 the request headers (the STS token).
+SDK_LOGGERS = (
+    "botocore",
+    "boto3",
+    "urllib3",
+    "requests",
+    "s3transfer",
+    "alibabacloud",
+    "alibabacloud_credentials",
+    "alibabacloud_tea_openapi",
+    "alibabacloud_kms20160120",
+    "alibabacloud_cms20190101",
+    "darabonba",
+    "Tea",
+    "aliyunsdkcore",
+    "fc2",
+)
+_scrubbers: list[Any] = []  # the redactors of the runs in progress (anything with .scrub(str) -> str)
+_guard_lock = threading.Lock()
+_installed = False
+
+
+def _is_sdk(name: str) -> bool:
+    return any(name == prefix or name.startswith(prefix + ".") for prefix in SDK_LOGGERS)
+
+
+def _guard(record: logging.LogRecord) -> logging.LogRecord:
+    """Nothing below WARNING leaves an SDK logger; what does is scrubbed, without its traceback."""
+    if not _is_sdk(record.name):
+        return record
+    if record.levelno < logging.WARNING:
+        record.msg, record.args = "%s: SDK debug output withheld (it can carry secrets)", (record.name,)
+    else:
+        try:
+            text = record.getMessage()
+        except Exception:  # a malformed SDK log call must not break the run
+            text = str(record.msg)
+        with _guard_lock:
+            scrubbers = list(_scrubbers)
+        for scrubber in scrubbers:
+            text = scrubber.scrub(text)
+        if record.exc_info and record.exc_info[0] is not None:
+            text += f" ({record.exc_info[0].__name__})"
+        record.msg, record.args = text, ()
+    record.exc_info, record.exc_text, record.stack_info = None, None, None
+    return record
+
+
+def _install() -> None:
+    global _installed
+    with _guard_lock:
+        if _installed:
+            return
+        previous = logging.getLogRecordFactory()
+
+        def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            return _guard(previous(*args, **kwargs))
+
+        logging.setLogRecordFactory(factory)
+        _installed = True
+
+
+@contextmanager
+def sdk_logs_guarded(scrubber: Any) -> Iterator[None]:
+    """While a run is in progress: the SDKs' loggers are held at WARNING, and any record they make
+    anyway (a logger set to DEBUG by hand) is withheld below WARNING and scrubbed above, whatever
+    level the function's logging is set to."""
+    _install()
+    for name in SDK_LOGGERS:
+        sdk_logger = logging.getLogger(name)
+        if sdk_logger.level == logging.NOTSET or sdk_logger.level < logging.WARNING:
+            sdk_logger.setLevel(logging.WARNING)
+    with _guard_lock:
+        _scrubbers.append(scrubber)
+    try:
+        yield
+    finally:
+        with _guard_lock:
+            _scrubbers.remove(scrubber)

@@ -13,14 +13,13 @@ import contextvars
 import random
 import threading
 from collections.abc import Callable
-from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from renewer.budget import RateLimiter
 from renewer.clock import Clock
 from renewer.deadline import Deadline
-from renewer.errors import CloudError
+from renewer.errors import CloudError, DeadlineExceeded
 
 T = TypeVar("T")
 
@@ -86,40 +85,97 @@ class CallStats:
             counter[0] += 1
 
 
+#: An attempt is run on the calling thread when this much time is left: the SDKs' own connect and
+#: read timeouts (5 s + 10 s) end it first. With less left, a watchdog abandons it at the deadline.
+SDK_MAX_CALL_SECONDS = 16.0
+#: Without a deadline (the CLI), retrying one call stops after this long.
+MAX_RETRY_SECONDS = 300.0
+
+
 @dataclass
 class Caller:
-    """Runs one API call within the region's budget, retrying transient errors."""
+    """Runs one API call within the region's budget, retrying transient errors with back-off for as
+    long as the deadline allows (``max_attempts`` caps the count when set). Every wait (a request
+    slot, a back-off) and every attempt ends by the deadline: a call cut off there raises
+    :class:`DeadlineExceeded`, never retried."""
 
     limiter: RateLimiter
     clock: Clock
     stats: CallStats
     deadline: Deadline
-    max_attempts: int = 5
+    max_attempts: int | None = None
     backoff: Backoff = field(default_factory=Backoff)
+    max_retry_seconds: float = MAX_RETRY_SECONDS
 
-    def call(self, action: str, call: Callable[[], T], errors: Callable[[str], AbstractContextManager[None]]) -> T:
-        """Run an SDK call as ``action``, its exceptions translated by ``errors`` (a context manager
-        per cloud: :func:`renewer.alibaba.cloud_errors`, :func:`renewer.aws.aws_errors`)."""
+    def call(
+        self,
+        action: str,
+        call: Callable[[], T],
+        translate: Callable[[BaseException, str], CloudError | None],
+        *,
+        idempotent: bool = True,
+    ) -> T:
+        """Run an SDK call as ``action``, its exceptions translated by ``translate`` (one per cloud:
+        :func:`renewer.alibaba.translate`, :func:`renewer.aws.translate`), which keeps nothing of
+        the SDK's exception: not even as the cause (it holds the request, secrets included).
+        ``idempotent=False`` (metrics, asynchronous invocations): an attempt whose answer never came
+        is not repeated, since the service may have done it."""
 
         def attempt() -> T:
-            with errors(action):
-                return call()
-
-        return self(attempt)
-
-    def __call__(self, call: Callable[[], T]) -> T:
-        attempt = 0
-        while True:
-            attempt += 1
-            self.limiter.acquire()
-            self.stats.call()
             try:
                 return call()
+            except Exception as exc:
+                error = translate(exc, action)
+                if error is None:
+                    raise
+            raise error  # outside the handler: no __context__ links it to the SDK's exception
+
+        return self(attempt, action=action, idempotent=idempotent)
+
+    def __call__(self, call: Callable[[], T], *, action: str = "call", idempotent: bool = True) -> T:
+        attempt = 0
+        started = self.clock.monotonic()
+        while True:
+            attempt += 1
+            if self.deadline.remaining() <= 0:
+                raise DeadlineExceeded(f"{action}: not started, the function's deadline has passed")
+            self.limiter.acquire(self.deadline)
+            self.stats.call()
+            try:
+                return self._bounded(call, action)
             except CloudError as error:
-                if not is_transient(error) or attempt >= self.max_attempts:
+                if not is_transient(error) or (error.outcome_unknown and not idempotent):
+                    raise
+                if self.max_attempts is not None and attempt >= self.max_attempts:
+                    raise
+                if self.clock.monotonic() - started >= self.max_retry_seconds:
                     raise
                 delay = self.backoff.delay(attempt)
                 if not self.deadline.allows(delay):
                     raise
                 self.stats.retry(error.code)
                 self.clock.sleep(delay)
+
+    def _bounded(self, call: Callable[[], T], action: str) -> T:
+        """Run one attempt; abandon it unanswered at the deadline."""
+        left = self.deadline.remaining()
+        if left >= SDK_MAX_CALL_SECONDS:
+            return call()
+        outcome: list[Any] = []
+        context = contextvars.copy_context()
+
+        def target() -> None:
+            try:
+                outcome.append((True, context.run(call)))
+            except BaseException as exc:  # handed to the waiting thread
+                outcome.append((False, exc))
+
+        worker = threading.Thread(target=target, name=f"call-{action}", daemon=True)
+        worker.start()
+        worker.join(max(0.0, left))
+        if not outcome:
+            raise DeadlineExceeded(f"{action}: no answer within the {max(0.0, left):.1f} s left before the deadline")
+        ok, value = outcome.pop()
+        if ok:
+            return value
+        raise value
