@@ -23,10 +23,11 @@ from renewer.deadline import Deadline
 from renewer.discovery import discover
 from renewer.errors import EventError, RenewerError
 from renewer.events import Options
-from renewer.executor import log_key, run_keys
+from renewer.executor import finished, groups, in_parallel, log_key, run_keys
 from renewer.fanout import FcInvoker, fan_out, fc_endpoint, select_shard
-from renewer.flow import ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key, urgency
-from renewer.logs import log_event
+from renewer.flow import ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key, urgency, witness_key
+from renewer.identity import WITNESS, resolve, witnesses
+from renewer.logs import log_event, sdk_logs_guarded
 from renewer.progress import Progress
 from renewer.redact import Redactor
 from renewer.report import KeyResult, build
@@ -54,8 +55,9 @@ class Callers:
         limits = config.limits
         self.budgets = Budgets(limits.region_max_qps, limits.max_qps, clock)
         self.stats = CallStats()
+        self.deadline = deadline
         self._make = lambda region: Caller(
-            self.budgets.for_region(region), clock, self.stats, deadline, limits.max_attempts, backoff or Backoff()
+            self.budgets.for_region(region), clock, self.stats, self.deadline, limits.max_attempts, backoff or Backoff()
         )
         self._callers: dict[str, Caller] = {}
         self._lock = threading.Lock()
@@ -65,6 +67,13 @@ class Callers:
             if region not in self._callers:
                 self._callers[region] = self._make(region)
             return self._callers[region]
+
+    def finishing(self) -> None:
+        """The keys are done: from now on calls (the metrics) may use the margin kept for them."""
+        with self._lock:
+            self.deadline = self.deadline.final()
+            for caller in self._callers.values():
+                caller.deadline = self.deadline
 
 
 def run(
@@ -98,18 +107,38 @@ def run(
         log_event("warning", message=warning)
 
     started = clock.now()
-    with closing(cache):  # an HSM session, if a source opened one
+    with sdk_logs_guarded(redactor), closing(cache):  # closing: an HSM session, if a source opened one
         items = _select_keys(options, specs, clouds, config.limits.concurrency)
-        shards = _plan_and_act(items, ctx, settings, credentials, account_id, home_region, deadline, progress)
-    results = [result for _, result in items]
-    finished = clock.now()
+        shards = _plan_and_act(items, ctx, settings, credentials, account_id, home_region, deadline, progress, callers)
+        results = [result for _, result in items if result.via != WITNESS]
+        finished = clock.now()
+        callers.finishing()
+        report = _finish(results, ctx, config, clouds, callers, cache, specs, home_region, shards, started, finished)
+    return report
+
+
+def _finish(
+    results: list[KeyResult],
+    ctx: RunContext,
+    config: Config,
+    clouds: Clouds,
+    callers: Callers,
+    cache: MaterialCache,
+    specs: list[MaterialSpec],
+    home_region: str | None,
+    shards: list[dict[str, Any]] | None,
+    started: float,
+    finished: float,
+) -> dict[str, Any]:
+    """Metrics (within the margin the deadline kept for them), then the report."""
+    options = ctx.options
 
     warnings = [*config.warnings, *ctx.clock_check.warnings]
     for warning in ctx.clock_check.warnings:
         log_event("warning", message=warning)
     sent: dict[str, Any] = {"sent": False, "destinations": [], "error": None}
     if not options.dry_run:
-        sent = _send_metrics(config, clouds, metrics.build(results, finished), finished, home_region, specs)
+        sent = _send_metrics(config, clouds, metrics.build(results, finished), finished, home_region, specs, ctx)
     api = {
         "calls": callers.stats.calls,
         "retries": callers.stats.retries,
@@ -134,7 +163,8 @@ def run(
 def _select_keys(options: Options, specs: list[MaterialSpec], clouds: Clouds, concurrency: int) -> list[Item]:
     """The keys of this run: a fan-out worker's shard, or every listed and discovered key."""
     if options.shard is not None:
-        return select_shard(options.shard, specs)
+        mine = select_shard(options.shard, specs)  # refuses keys this configuration does not assign
+        return mine + witnesses(mine, specs)
     items = [(spec, KeyResult(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
     items += discover(specs, items, clouds.alibaba_kms, concurrency)
     for _, result in items:
@@ -152,22 +182,51 @@ def _plan_and_act(
     region: str | None,
     deadline: Deadline,
     progress: Progress | None,
+    callers: Callers,
 ) -> list[dict[str, Any]] | None:
-    """Describe and decide every key, then act on the due ones, most urgent first (or fan them out)."""
+    """Describe and decide every key, compare resolved identities, then act on the due ones, most
+    urgent first (or fan them out). Each cloud and region goes through this on its own, all at once:
+    a slow or hung one never holds the others up. A coordinator that may fan out waits for every
+    region's plan first, since it shards the fleet's due keys as a whole."""
     steps = {"concurrency": settings.config.limits.concurrency, "clock": ctx.clock, "deadline": deadline}
-    planned = [item for item in items if item[1].outcome is None]
-    run_keys(planned, partial(_guarded_step, plan_key, ctx), progress=progress, phase="plan", **steps)
-    due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
-    fanout = settings.config.fanout
-    if fanout is not None and ctx.options.shard is None and len(due) > fanout.shard_size:
-        return _fan_out(settings, ctx.options, due, credentials, account_id, region, ctx.redactor)
-    run_keys(due, partial(_guarded_step, act_key, ctx), progress=progress, phase="renew", **steps)
-    return None
+    places = groups(items)
+    if progress is not None:
+        progress.start("renew", sum(result.via != WITNESS for _, result in items))
+
+    def plan(group: list[Item]) -> None:
+        pending = [item for item in group if item[1].outcome is None]
+        run_keys(pending, partial(_guarded_step, plan_key, ctx), progress=progress, **steps)
+        undecided = [result for _, result in pending if result.outcome is None and result.via != WITNESS]
+        resolve(group)
+        for result in undecided:
+            if result.outcome is not None:  # made final by resolve (a repeat, or ambiguous)
+                finished(result, progress)
+
+    def act(group: list[Item]) -> None:
+        due = sorted((item for item in group if item[1].outcome is None), key=lambda item: urgency(item[1]))
+        run_keys(due, partial(_guarded_step, act_key, ctx), progress=progress, **steps)
+
+    try:
+        fanout = settings.config.fanout
+        if fanout is None or ctx.options.shard is not None:
+            in_parallel([partial(lambda g: (plan(g), act(g)), group) for group in places.values()])
+            return None
+        in_parallel([partial(plan, group) for group in places.values()])
+        due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
+        if len(due) > fanout.shard_size:
+            return _fan_out(settings, ctx.options, due, credentials, account_id, region, ctx.redactor, callers)
+        in_parallel([partial(act, group) for group in places.values()])
+        return None
+    finally:
+        if progress is not None:
+            progress.finish()
 
 
 def _guarded_step(
     step: Callable[[MaterialSpec, KeyResult, RunContext], None], ctx: RunContext, spec: MaterialSpec, result: KeyResult
 ) -> None:
+    if result.via == WITNESS:
+        step = witness_key
     guarded(result, ctx, lambda: step(spec, result, ctx))
 
 
@@ -179,6 +238,7 @@ def _fan_out(
     account_id: str | None,
     region: str | None,
     redactor: Redactor,
+    callers: Callers,
 ) -> list[dict[str, Any]]:
     fanout = settings.config.fanout
     assert fanout is not None
@@ -193,7 +253,9 @@ def _fan_out(
     redactor.register(found.access_key_secret)
     if found.security_token:
         redactor.register(found.security_token)
-    return fan_out(due, options, fanout, FcInvoker(endpoint, found, fanout.service, fanout.function, redactor))
+    caller = callers(f"fc:{region or 'default'}")
+    invoker = FcInvoker(endpoint, found, fanout.service, fanout.function, redactor, caller)
+    return fan_out(due, options, fanout, invoker)
 
 
 def _send_metrics(
@@ -203,36 +265,59 @@ def _send_metrics(
     now: float,
     home_region: str | None,
     specs: list[MaterialSpec],
+    ctx: RunContext,
 ) -> dict[str, Any]:
     """The log line always; CloudMonitor and CloudWatch when configured. A failure is logged and
     reported, never raised: metrics must not turn a good renewal into a failed one."""
     log_event("metrics", data=metrics.as_log(data))
     cfg = config.metrics
     sinks: list[tuple[str, Callable[[], None]]] = []
+    problems: list[dict[str, Any]] = []
     if cfg.cloudmonitor:
         cms_region = cfg.cloudmonitor_region or home_region or _first_region(specs, "alibaba")
-        sink = metrics.CloudMonitorSink(clouds.cms(cms_region), cfg.cloudmonitor_group_id or 0)
-        sinks.append((f"cloudmonitor:{cms_region}", partial(sink.send, data, now)))
+        if cms_region is None:
+            problems.append(_no_region("cloudmonitor", "metrics.cloudmonitor.region"))
+        else:
+            sink = metrics.CloudMonitorSink(clouds.cms(cms_region), cfg.cloudmonitor_group_id or 0)
+            sinks.append((f"cloudmonitor:{cms_region}", partial(sink.send, data, now)))
     if cfg.cloudwatch:
         cw_region = cfg.cloudwatch_region or _first_region(specs, "aws")
-        cloudwatch = clouds.aws.cloudwatch(cw_region)
-        send = partial(metrics.send_cloudwatch, cloudwatch, cfg.cloudwatch_namespace or "", data, now)
-        sinks.append((f"cloudwatch:{cw_region}", send))
-    destinations = [{"destination": "log", "sent": True, "error": None}]
+        if cw_region is None:
+            problems.append(_no_region("cloudwatch", "metrics.cloudwatch.region"))
+        else:
+            cloudwatch = clouds.aws.cloudwatch(cw_region)
+            send = partial(metrics.send_cloudwatch, cloudwatch, cfg.cloudwatch_namespace or "", data, now)
+            sinks.append((f"cloudwatch:{cw_region}", send))
+    destinations = [{"destination": "log", "sent": True, "error": None}, *problems]
     for name, deliver in sinks:
         try:
             deliver()
             destinations.append({"destination": name, "sent": True, "error": None})
-        except RenewerError as exc:
-            log_event("metrics_failed", destination=name, code=exc.code, message=exc.message)
-            destinations.append({"destination": name, "sent": False, "error": f"{exc.code}: {exc.message}"})
+        except Exception as exc:  # any failure at all: the renewals stand
+            if isinstance(exc, RenewerError):
+                code, message = exc.code, ctx.redactor.scrub(exc.message)
+            else:
+                code, message = "InternalError", f"{type(exc).__name__} while sending metrics"
+            log_event("metrics_failed", destination=name, code=code, message=message)
+            destinations.append({"destination": name, "sent": False, "error": f"{code}: {message}"})
     errors = [d["error"] for d in destinations if d["error"]]
     return {"sent": not errors, "destinations": destinations, "error": "; ".join(errors) or None}
 
 
-def _first_region(specs: list[MaterialSpec], cloud: str) -> str:
+def _no_region(destination: str, setting: str) -> dict[str, Any]:
+    message = f"MetricsRegionMissing: no region to send {destination} metrics to: set {setting}"
+    log_event("metrics_failed", destination=destination, code="MetricsRegionMissing", message=message)
+    return {"destination": destination, "sent": False, "error": message}
+
+
+def _first_region(specs: list[MaterialSpec], cloud: str) -> str | None:
+    """The region of the first key of ``cloud``; None where there is none (never another cloud's)."""
     for spec in specs:
         for key in spec.keys:
             if key.cloud == cloud:
                 return key.region
-    return specs[0].keys[0].region if specs and specs[0].keys else "cn-hangzhou"
+    if cloud == "alibaba":
+        for spec in specs:
+            if spec.discover is not None:
+                return spec.discover.regions[0]
+    return None

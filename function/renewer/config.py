@@ -116,7 +116,9 @@ class Limits:
 
     max_qps: float = 50.0  # API calls per second per region (every call counts)
     region_max_qps: dict[str, float] = field(default_factory=dict)
-    max_attempts: int = 5  # per API call; only transient errors are retried
+    # Per API call; only transient errors are retried. None: for as long as the deadline allows
+    # (a service outage of minutes is ridden out), at most renewer.retry.MAX_RETRY_SECONDS per call.
+    max_attempts: int | None = None
     concurrency: int = 8  # keys in flight at once, per region
 
     def qps(self, region: str) -> float:
@@ -367,7 +369,9 @@ def _limits(raw: Any) -> Limits:
         )
         for region, qps in per_region.items()
     }
-    max_attempts = int(_positive(raw.get("max_attempts", default.max_attempts), "limits.max_attempts", int))
+    max_attempts = (
+        int(_positive(raw["max_attempts"], "limits.max_attempts", int)) if raw.get("max_attempts") is not None else None
+    )
     concurrency = int(_positive(raw.get("concurrency", default.concurrency), "limits.concurrency", int))
     return Limits(max_qps, region_qps, max_attempts, concurrency)
 
@@ -382,13 +386,13 @@ def _positive(value: Any, where: str, kind: type) -> float:
 
 def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:
     seen_names: set[str] = set()
-    seen_keys: dict[tuple[str, str], str] = {}
+    seen_keys: dict[tuple[str, str, str], str] = {}
     for spec in materials:
         if spec.name in seen_names:
             raise ConfigError(f"material name {excerpt(spec.name)} is used twice")
         seen_names.add(spec.name)
         for key in spec.keys:
-            where = (key.region, key.key_id)
+            where = (key.cloud, key.region, key.key_id)
             if where in seen_keys:
                 raise ConfigError(
                     f"key {_clip(key.key_id)} in {_clip(key.region)} is listed under {excerpt(seen_keys[where])} "

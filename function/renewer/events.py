@@ -41,6 +41,7 @@ class ShardKey:
     region: str
     key_id: str
     cloud: str = "alibaba"
+    via: str = "config"  # "config": listed under the material; "discovery": found by its tag
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,10 @@ class Shard:
     keys: tuple[ShardKey, ...]
 
     def to_json(self) -> dict[str, Any]:
-        keys = [{"material": k.material, "cloud": k.cloud, "region": k.region, "key_id": k.key_id} for k in self.keys]
+        keys = [
+            {"material": k.material, "cloud": k.cloud, "region": k.region, "key_id": k.key_id, "via": k.via}
+            for k in self.keys
+        ]
         return {"id": self.id, "of": self.of, "keys": keys}
 
 
@@ -194,14 +198,17 @@ def _shard(raw: dict[str, Any]) -> Shard:
     for key in keys:
         if (
             not isinstance(key, dict)
-            or not set(SHARD_KEY_FIELDS) <= set(key) <= {*SHARD_KEY_FIELDS, "cloud"}
+            or not set(SHARD_KEY_FIELDS) <= set(key) <= {*SHARD_KEY_FIELDS, "cloud", "via"}
             or not all(isinstance(v, str) and v for v in key.values())
         ):
             raise EventError(
-                "each key of option 'shard' must be {material, region, key_id, cloud?} (non-empty strings)"
+                "each key of option 'shard' must be {material, region, key_id, cloud?, via?} (non-empty strings)"
             )
     return Shard(
         ids[0],
         ids[1],
-        tuple(ShardKey(k["material"], k["region"], k["key_id"], k.get("cloud", "alibaba")) for k in keys),
+        tuple(
+            ShardKey(k["material"], k["region"], k["key_id"], k.get("cloud", "alibaba"), k.get("via", "config"))
+            for k in keys
+        ),
     )

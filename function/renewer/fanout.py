@@ -19,13 +19,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from renewer.config import Fanout, MaterialSpec
+from renewer.config import Fanout, KeyTarget, MaterialSpec
 from renewer.credentials import Credentials
-from renewer.errors import CloudError, ConfigError, RenewerError
+from renewer.errors import CloudError, ConfigError, EventError, RenewerError
 from renewer.events import Options, Shard, ShardKey
 from renewer.logs import log_event
 from renewer.redact import Redactor
 from renewer.report import KeyResult
+from renewer.retry import Caller
 
 Item = tuple[MaterialSpec, KeyResult]
 
@@ -43,7 +44,7 @@ def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
             Shard(
                 i,
                 len(chunks),
-                tuple(ShardKey(spec.name, r.region, r.resolved_key_id or r.key_id, r.cloud) for spec, r in chunk),
+                tuple(ShardKey(spec.name, r.region, r.key_id, r.cloud, r.via) for spec, r in chunk),
             ),
             chunk,
         )
@@ -74,27 +75,53 @@ def fan_out(due: list[Item], options: Options, fanout: Fanout, invoker: Invoker)
 
 
 def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
-    """A worker's keys. Each must name a configured material (the coordinator had the same config)."""
+    """A worker's keys, each checked against this worker's own configuration before any call: a
+    listed key must be listed under that material (cloud, region and name exactly as configured); a
+    discovered one must be in a region that material discovers in (its tag is checked by the plan
+    step). Anything else refuses the whole shard (``InvalidEvent``): only the configuration decides
+    which key gets which material, never an event."""
     by_name = {spec.name: spec for spec in specs}
-    unknown = sorted({k.material for k in shard.keys} - set(by_name))
-    if unknown:
-        raise ConfigError(f"shard {shard.id}/{shard.of} names material(s) not configured here: {', '.join(unknown)}")
-    return [(by_name[k.material], KeyResult(k.material, k.region, k.key_id, cloud=k.cloud)) for k in shard.keys]
+    refused: list[str] = []
+    items: list[Item] = []
+    for k in shard.keys:
+        spec = by_name.get(k.material)
+        label = f"{k.material}: {k.cloud}:{k.region}:{k.key_id} ({k.via})"
+        if spec is None:
+            refused.append(f"{label}: material not configured here")
+        elif k.via == "config" and not any(t == KeyTarget(k.region, k.key_id, k.cloud) for t in spec.keys):
+            refused.append(f"{label}: not listed under this material")
+        elif k.via == "discovery" and (
+            spec.discover is None or k.cloud != "alibaba" or k.region not in spec.discover.regions
+        ):
+            refused.append(f"{label}: this material does not discover keys there")
+        elif k.via not in ("config", "discovery"):
+            refused.append(f"{label}: unknown origin")
+        else:
+            items.append((spec, KeyResult(k.material, k.region, k.key_id, cloud=k.cloud, via=k.via)))
+    if refused:
+        shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+        raise EventError(f"shard {shard.id}/{shard.of} names keys this configuration does not assign: {shown}")
+    return items
 
 
 @dataclass
 class FcInvoker:
-    """Asynchronous ``InvokeFunction`` through ``aliyun-fc2`` (``x-fc-invocation-type: Async``)."""
+    """Asynchronous ``InvokeFunction`` through ``aliyun-fc2`` (``x-fc-invocation-type: Async``), through
+    the run's :class:`~renewer.retry.Caller` (budget, retry, deadline) like every other cloud call.
+    aliyun-fc2's own retries (a module-wide urllib3 ``Retry(5)``) are turned off: one retry owner."""
 
     endpoint: str
     credentials: Credentials
     service: str
     function: str
     redactor: Redactor
+    caller: Caller
 
     def invoke_async(self, payload: bytes) -> str:
         import fc2  # only a coordinator that fans out pays for it
+        import fc2.client
 
+        fc2.client.retries = 0
         client = fc2.Client(
             endpoint=self.endpoint,
             accessKeyID=self.credentials.access_key_id,
@@ -102,21 +129,34 @@ class FcInvoker:
             securityToken=self.credentials.security_token or "",
             Timeout=30,
         )
-        with _scrubbed_root_log(self.redactor):
-            try:
-                response = client.invoke_function(
+
+        def invoke() -> Any:
+            with _scrubbed_root_log(self.redactor):
+                return client.invoke_function(
                     self.service, self.function, payload=payload, headers={"x-fc-invocation-type": "Async"}
                 )
-            except fc2.fc_exceptions.FcError as exc:
-                detail = _error_message(exc.message)
-                raise CloudError(
-                    exc.err_code or "FcError", detail, http_status=exc.status_code, action="InvokeFunction"
-                ) from None
-            except OSError as exc:
-                raise CloudError(
-                    "ConnectionError", f"InvokeFunction: {type(exc).__name__}", action="InvokeFunction"
-                ) from exc
+
+        # Not repeated after a timeout: the shard may already be running.
+        response = self.caller.call("InvokeFunction", invoke, translate_fc, idempotent=False)
         return response.headers.get("x-fc-request-id") or response.headers.get("X-Fc-Request-Id") or ""
+
+
+def translate_fc(exc: BaseException, action: str) -> CloudError | None:
+    """aliyun-fc2's exceptions as :class:`CloudError`; its exception (which holds the request's
+    headers, the STS token among them) is not kept."""
+    import fc2
+
+    if isinstance(exc, fc2.fc_exceptions.FcError):
+        return CloudError(
+            exc.err_code or "FcError", _error_message(exc.message), http_status=exc.status_code, action=action
+        )
+    if isinstance(exc, OSError):  # requests' errors are OSErrors
+        unknown = type(exc).__name__ == "ReadTimeout"
+        what = "no answer in time" if unknown else "connection failed"
+        return CloudError(
+            "ConnectionError", f"{action}: {what} ({type(exc).__name__})", action=action, outcome_unknown=unknown
+        )
+    return None
 
 
 def fc_endpoint(override: str | None, account_id: str | None, region: str | None) -> str:

@@ -24,13 +24,19 @@ from renewer.events import Options
 from renewer.material import KeyMaterial, check_kcv
 from renewer.redact import Redactor
 from renewer.report import KeyResult, iso
+from renewer.retry import is_transient
 from renewer.sources import MaterialSource
 from renewer.targets import KeyInfo, KmsTarget
 from renewer.wrapping import WrappingAlgorithm, load_public_key
 
 DAY = 86400
 EXPIRY_TOLERANCE_SECONDS = 60  # two runs at once may each set an expiry a moment apart
-CLOCK_SKEW_WARNING_SECONDS = 60
+CLOCK_SKEW_WARNING_SECONDS = 60  # beyond it, decisions use the service's clock
+MAX_CLOCK_SKEW_SECONDS = 300  # beyond it, the region's keys fail (ClockSkew)
+#: An expiry at a service maximum (AWS: ValidTo at most 365 days ahead of the service's time) is
+#: set this much short of it, so seconds of skew or latency cannot have every key refused.
+SERVICE_MAXIMUM_MARGIN_SECONDS = 15 * 60
+MAX_VALIDITY_SECONDS = {"aws": 365 * DAY}
 STALE_TOKEN_CODES = (
     "ExpiredImportToken",
     "InvalidImportToken",
@@ -92,27 +98,47 @@ def _close(material: object) -> None:
 
 @dataclass
 class ClockCheck:
-    """Compares each region's ``Date`` header with the local clock, once per region."""
+    """The services' clocks, read from each response's ``Date`` header, per cloud and region.
+
+    Expiry decisions and the new expiry use the service's time where it differs from the local
+    clock by more than :data:`CLOCK_SKEW_WARNING_SECONDS` (fail safe: a clock behind would skip keys
+    that are due); a difference over :data:`MAX_CLOCK_SKEW_SECONDS` is an error for the region's
+    keys (``ClockSkew``): one of the two clocks is badly wrong and neither can be trusted.
+    """
 
     clock: Clock
     warnings: list[str] = field(default_factory=list)
-    _seen: set[str] = field(default_factory=set)
+    _skew: dict[tuple[str, str], float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def observe(self, region: str, server_time: float | None) -> None:
+    def observe(self, cloud: str, region: str, server_time: float | None) -> None:
+        """Record the service's time; raises ``ClockSkew`` when it is too far from ours."""
         if server_time is None:
             return
+        skew = server_time - self.clock.now()
+        side = "ahead of" if skew > 0 else "behind"
+        text = f"KMS in {cloud}:{region} is {abs(skew):.0f} s {side} this function's clock (Date header)"
         with self._lock:
-            if region in self._seen:
-                return
-            self._seen.add(region)
-            skew = server_time - self.clock.now()
-            if abs(skew) > CLOCK_SKEW_WARNING_SECONDS:
-                side = "ahead of" if skew > 0 else "behind"
-                self.warnings.append(
-                    f"clock: KMS in {region} is {abs(skew):.0f} s {side} this function's clock (Date header); "
-                    "expiry decisions and KeyMaterialExpireUnix use the local clock"
-                )
+            first = (cloud, region) not in self._skew
+            self._skew[(cloud, region)] = skew
+            if first and CLOCK_SKEW_WARNING_SECONDS < abs(skew) <= MAX_CLOCK_SKEW_SECONDS:
+                self.warnings.append(f"clock: {text}; expiry decisions use the service's time")
+        if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
+            raise KeyStateError(
+                f"{text}, more than the {MAX_CLOCK_SKEW_SECONDS} s this renewer tolerates: fix the clock "
+                "before renewing (an expiry decided on a wrong clock can let the key expire)",
+                code="ClockSkew",
+            )
+
+    def skew(self, cloud: str, region: str) -> float:
+        """Service time minus local time, as last seen (0 before any response)."""
+        with self._lock:
+            return self._skew.get((cloud, region), 0.0)
+
+    def now(self, cloud: str, region: str) -> float:
+        """The time expiry decisions use: the service's where the clocks differ noticeably."""
+        skew = self.skew(cloud, region)
+        return self.clock.now() + (skew if abs(skew) > CLOCK_SKEW_WARNING_SECONDS else 0.0)
 
 
 @dataclass
@@ -125,8 +151,11 @@ class RunContext:
     clock_check: ClockCheck
 
 
-def decide(info: KeyInfo, policy: Policy, force: bool, now: float) -> tuple[str, str | None]:
-    """(``recover`` | ``renew`` | ``skip``, a note or None)."""
+def decide(
+    info: KeyInfo, policy: Policy, force: bool, now: float, allow_shorter: bool = False
+) -> tuple[str, str | None]:
+    """(``recover`` | ``renew`` | ``skip``, a note or None). A forced renewal never shortens the
+    expiry the key has, unless ``allow_shorter`` (the event's ``allowShorterExpiry``)."""
     if info.state == "PendingImport":
         return "recover", "material expired or was never imported" if info.expires else "material never imported"
     if info.expires is None:
@@ -135,6 +164,11 @@ def decide(info: KeyInfo, policy: Policy, force: bool, now: float) -> tuple[str,
     if left <= policy.renew_before_days * DAY:
         return "renew", None
     if force:
+        if not allow_shorter and policy.validity_days and info.expires > now + policy.validity_days * DAY:
+            return "skip", (
+                f"forced, but the material already expires {iso(info.expires)}, later than the "
+                f"{policy.validity_days} days a renewal would set: not shortened (allowShorterExpiry shortens it)"
+            )
         return "renew", "forced"
     return "skip", None
 
@@ -159,11 +193,13 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
     """Describe and decide. Leaves ``outcome`` unset for a key that needs action."""
     kms = ctx.kms_for(result.cloud, result.region)
     info = kms.describe_key(result.key_id)
-    ctx.clock_check.observe(result.region, info.server_time)
     result.resolved_key_id = info.key_id
     result.material_id = info.material_id
     result.state_before = result.state_after = info.state
     result.expires_before = result.expires_after = info.expires
+    ctx.clock_check.observe(result.cloud, result.region, info.server_time)
+    if result.via == "discovery" and ctx.options.shard is not None:
+        _check_discovered(kms, spec, result)
     if info.origin != "EXTERNAL" and result.via == "discovery":
         result.outcome = "skipped"
         result.notes.append(f"tagged, but its origin is {info.origin}: discovery keeps EXTERNAL keys only")
@@ -174,7 +210,8 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
         )
     if info.state == "PendingDeletion":
         raise KeyStateError("key is pending deletion; cancel the deletion first", code="PendingDeletion")
-    decision, note = decide(info, spec.policy, ctx.options.force, ctx.clock.now())
+    now = ctx.clock_check.now(result.cloud, result.region)
+    decision, note = decide(info, spec.policy, ctx.options.force, now, ctx.options.allow_shorter_expiry)
     result.decision = decision
     if note:
         result.notes.append(note)
@@ -182,6 +219,38 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
         result.notes.append("key is disabled; its material is renewed but it stays disabled")
     if decision == "skip":
         result.outcome = "skipped"
+
+
+def _check_discovered(kms: KmsTarget, spec: MaterialSpec, result: KeyResult) -> None:
+    """A fan-out worker's key found by discovery: this worker's own configuration must find it too
+    (the material discovers in that region, and the key carries the tag) before anything is done."""
+    found = spec.discover
+    if found is None or result.region not in found.regions:
+        raise KeyStateError(
+            f"shard names key {result.key_id} as discovered by material {spec.name}, which does not discover "
+            f"keys in {result.region}",
+            code="ShardKeyRefused",
+        )
+    tags = kms.list_resource_tags(result.resolved_key_id or result.key_id)
+    if tags.get(found.tag_key) != found.tag_value:
+        raise KeyStateError(
+            f"shard names key {result.key_id} as discovered by material {spec.name}, but it is not tagged "
+            f"{found.describe()}",
+            code="ShardKeyRefused",
+        )
+
+
+def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+    """Describe a key only to learn its id (see :func:`renewer.identity.witnesses`). A transient
+    failure leaves it unknown (``AmbiguityUnchecked``); any other (no such alias) means it names no
+    key, and so not one of the shard's."""
+    try:
+        result.resolved_key_id = ctx.kms_for(result.cloud, result.region).describe_key(result.key_id).key_id
+    except RenewerError as exc:
+        if not isinstance(exc, CloudError) or is_transient(exc):
+            result.fail("AmbiguityUnchecked", f"{exc.code}: {exc.message}")
+            return
+    result.outcome = "skipped"
 
 
 def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
@@ -192,12 +261,50 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
         return
     kms = ctx.kms_for(result.cloud, result.region)
     key_id = result.resolved_key_id or result.key_id
-    expire = int(ctx.clock.now()) + spec.policy.validity_days * DAY if spec.policy.validity_days else 0
+    expire = new_expiry(spec.policy, result, ctx)
+    if _would_shorten(expire, result) and not ctx.options.allow_shorter_expiry:
+        result.outcome = "skipped"
+        result.notes.append(
+            f"the material already expires {iso(result.expires_before)}, later than the {iso(float(expire))} "
+            "this renewal would set: not shortened (allowShorterExpiry shortens it)"
+        )
+        return
     _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx.redactor)
-    after = _verify(kms, key_id, result.state_before, expire, spec.policy)
+    try:
+        after = _verify(kms, key_id, result.state_before, expire, spec.policy)
+    except RenewerError as exc:  # the service took the import; the check after it did not work out
+        result.unverified(
+            float(expire) if expire else None,
+            exc.code,
+            ctx.redactor.scrub(f"imported, but not verified: {exc.message}"),
+        )
+        return
     result.state_after = after.state
     result.expires_after = after.expires
     result.outcome = "recovered" if result.decision == "recover" else "renewed"
+
+
+def new_expiry(policy: Policy, result: KeyResult, ctx: RunContext) -> int:
+    """Unix seconds of the new expiry (0 = never), from the service's time; at a service maximum
+    (AWS's 365 days) it stays :data:`SERVICE_MAXIMUM_MARGIN_SECONDS` short of it."""
+    if not policy.validity_days:
+        return 0
+    expire = int(ctx.clock_check.now(result.cloud, result.region)) + policy.validity_days * DAY
+    maximum = MAX_VALIDITY_SECONDS.get(result.cloud)
+    if maximum is not None:
+        service_now = ctx.clock.now() + ctx.clock_check.skew(result.cloud, result.region)
+        ceiling = int(service_now) + maximum - SERVICE_MAXIMUM_MARGIN_SECONDS
+        if expire > ceiling:
+            result.notes.append(f"expiry set {SERVICE_MAXIMUM_MARGIN_SECONDS // 60} min short of the service maximum")
+            expire = ceiling
+    return expire
+
+
+def _would_shorten(expire: int, result: KeyResult) -> bool:
+    """Would importing with ``expire`` set an earlier expiry than the key's material already has?"""
+    if result.state_before == "PendingImport" or result.expires_before is None:
+        return False  # gone or never imported; or never expires, which 'skip' keeps as it is
+    return expire != 0 and expire < result.expires_before
 
 
 def _import(

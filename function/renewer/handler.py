@@ -50,7 +50,7 @@ def raise_if_incomplete(report: dict[str, Any]) -> None:
     """Failed keys, or keys the deadline left undone, fail the invocation (after metrics were sent):
     Function Compute then shows it, and an asynchronous retry picks up what is left."""
     summary = report["summary"]
-    failed, undone = summary["failed"], summary["not_attempted"]
+    failed, undone = summary["failed"] + summary.get("unverified", 0), summary["not_attempted"]
     if not failed and not undone:
         return
     parts = []

@@ -1,10 +1,13 @@
 """Metrics built as plain data, then sent once: to CloudMonitor (``PutCustomMetric``, batched) or
 only to the log.
 
-Per key, after the run: ``SecondsUntilKeyMaterialExpiration`` (dimensions ``keyId``, ``region``,
-``material``; 0 for a key whose material is gone; none for material that never expires).
-Per run: ``KeyMaterialRenewals`` (renewed + recovered), ``KeyMaterialRenewalFailures``, and
-``KeyMaterialRenewalsSkippedForTime`` (keys the deadline left ``not_attempted``).
+Per key, after the run: ``SecondsUntilKeyMaterialExpiration`` (dimensions ``cloud``, ``region``,
+``keyId`` (the resolved id) and ``material``): what the service said last. 0 for a key whose
+material is gone, and for a key that failed before the service told its expiry (a ``< 7 days``
+alarm must see danger there, not missing data); none for material that never expires. After an
+import the service accepted but that could not be verified, the expiry the import asked for.
+Per run: ``KeyMaterialRenewals`` (renewed + recovered), ``KeyMaterialRenewalFailures`` (failed +
+unverified), and ``KeyMaterialRenewalsSkippedForTime`` (keys the deadline left ``not_attempted``).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from renewer.report import KeyResult
+from renewer.report import PROBLEMS, KeyResult
 
 BATCH = 21  # PutCustomMetric takes at most 21 entries per call
 RUN_DIMENSIONS = {"renewer": "byok-renewer"}
@@ -31,15 +34,15 @@ def build(results: list[KeyResult], now: float) -> list[Datum]:
     for r in results:
         if r.outcome == "delegated":
             continue  # the fan-out worker that renews it reports it
-        key = r.resolved_key_id or r.key_id
-        dims = {"keyId": key, "region": r.region, "material": r.material}
+        cloud, region, key = r.identity
+        dims = {"cloud": cloud, "keyId": key, "region": region, "material": r.material}
         state = r.state_after or r.state_before
-        if state == "PendingImport":
+        if state == "PendingImport" or (state is None and r.outcome in PROBLEMS):
             data.append(Datum("SecondsUntilKeyMaterialExpiration", 0, dims))
         elif r.expires_after is not None:
             data.append(Datum("SecondsUntilKeyMaterialExpiration", max(0, int(r.expires_after - now)), dims))
     renewals = sum(r.outcome in ("renewed", "recovered") for r in results)
-    failures = sum(r.outcome == "failed" for r in results)
+    failures = sum(r.outcome in PROBLEMS for r in results)
     not_reached = sum(r.outcome == "not_attempted" for r in results)
     data.append(Datum("KeyMaterialRenewals", renewals, dict(RUN_DIMENSIONS)))
     data.append(Datum("KeyMaterialRenewalFailures", failures, dict(RUN_DIMENSIONS)))

@@ -10,7 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-OUTCOMES = ("renewed", "recovered", "skipped", "failed", "dry_run", "not_attempted", "delegated")
+#: ``unverified``: the service accepted the import, but the check after it failed: the key probably
+#: holds the new expiry (``expires_after``, with ``expires_after_verified`` false), and is reported as
+#: a problem until a later run verifies it.
+OUTCOMES = ("renewed", "recovered", "skipped", "failed", "unverified", "dry_run", "not_attempted", "delegated")
+PROBLEMS = ("failed", "unverified")
 
 
 def iso(unix: float | None) -> str | None:
@@ -33,6 +37,7 @@ class KeyResult:
     state_after: str | None = None
     expires_before: float | None = None
     expires_after: float | None = None
+    expires_after_verified: bool = True  # False: what the accepted import asked for, not seen since
     error_code: str | None = None
     error_message: str | None = None
     notes: list[str] = field(default_factory=list)
@@ -40,8 +45,21 @@ class KeyResult:
     retries: list[int] = field(default_factory=lambda: [0])  # a cell the retry wrapper counts into
     seconds: float = 0.0
 
+    @property
+    def identity(self) -> tuple[str, str, str]:
+        """(cloud, region, key id): the id the service resolved, once described; else as named."""
+        return (self.cloud, self.region, self.resolved_key_id or self.key_id)
+
     def fail(self, code: str, message: str) -> None:
         self.outcome = "failed"
+        self.error_code = code
+        self.error_message = message
+
+    def unverified(self, expires: float | None, code: str, message: str) -> None:
+        """The import was accepted (asking for ``expires``), but verifying it failed."""
+        self.outcome = "unverified"
+        self.expires_after = expires
+        self.expires_after_verified = False
         self.error_code = code
         self.error_message = message
 
@@ -59,6 +77,7 @@ class KeyResult:
             "state_after": self.state_after,
             "expires_before": iso(self.expires_before),
             "expires_after": iso(self.expires_after),
+            "expires_after_verified": self.expires_after_verified,
             "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
             "notes": list(self.notes),
             "retries": self.retries[0],

@@ -28,7 +28,7 @@ def result(key_id: str, outcome: str, **fields: Any) -> KeyResult:
 
 
 def dims(key_id: str) -> dict[str, str]:
-    return {"keyId": key_id, "region": "cn-hangzhou", "material": "payments"}
+    return {"cloud": "alibaba", "keyId": key_id, "region": "cn-hangzhou", "material": "payments"}
 
 
 def test_build_metrics_for_every_kind_of_key() -> None:
@@ -38,7 +38,7 @@ def test_build_metrics_for_every_kind_of_key() -> None:
         result("key-3", "failed", state_before="PendingImport", state_after="PendingImport", expires_after=NOW - 9),
         result("key-4", "skipped", state_before="Enabled", state_after="Enabled", expires_after=NOW - 100),
         result("key-5", "skipped", state_before="Enabled", state_after="Enabled", expires_after=None),
-        result("key-6", "failed"),  # failed before DescribeKey: nothing known
+        result("key-6", "failed"),  # failed before DescribeKey: nothing known, so danger (0), not silence
         result("key-7", "dry_run", state_before="PendingImport"),
         result("key-8", "skipped", state_before="Enabled", expires_after=NOW + 10.9),
     ]
@@ -48,6 +48,7 @@ def test_build_metrics_for_every_kind_of_key() -> None:
         Datum(SECONDS, 5, dims("key-2")),
         Datum(SECONDS, 0, dims("key-3")),
         Datum(SECONDS, 0, dims("key-4")),
+        Datum(SECONDS, 0, dims("key-6")),
         Datum(SECONDS, 0, dims("key-7")),
         Datum(SECONDS, 10, dims("key-8")),
         Datum("KeyMaterialRenewals", 2, RUN),
@@ -110,6 +111,7 @@ def test_key_result_to_dict() -> None:
         "state_after": None,
         "expires_before": "2027-01-15T08:00:00Z",
         "expires_after": None,
+        "expires_after_verified": True,
         "error": {"code": "KcvMismatch", "message": "material payments: key check value does not match"},
         "notes": ["forced"],
         "retries": 0,
@@ -126,6 +128,7 @@ def test_summarize_counts_every_outcome() -> None:
         "recovered": 1,
         "skipped": 1,
         "failed": 1,
+        "unverified": 0,
         "dry_run": 0,
         "not_attempted": 0,
         "delegated": 0,
@@ -169,6 +172,7 @@ def test_report_shape() -> None:
         "recovered": 0,
         "skipped": 1,
         "failed": 1,
+        "unverified": 0,
         "dry_run": 0,
         "not_attempted": 0,
         "delegated": 0,
@@ -231,7 +235,9 @@ def test_render_table() -> None:
         "(KcvMismatch)",
     ]
     assert blank == ""
-    assert summary == "renewed 1, recovered 0, skipped 1, failed 1, dry_run 0, not_attempted 0, delegated 0"
+    assert (
+        summary == "renewed 1, recovered 0, skipped 1, failed 1, unverified 0, dry_run 0, not_attempted 0, delegated 0"
+    )
 
 
 def test_render_table_columns_line_up() -> None:

@@ -1,0 +1,82 @@
+"""Which key is which: keys are compared by what the service resolved (cloud, region, key id after
+``DescribeKey``), never by the string that named them.
+
+The first import binds a key to its material for good, so the same key reached twice (by id and by
+alias, by id and by ARN, listed and discovered) under two materials gets neither
+(``AmbiguousMaterial``); under one material it is renewed once.
+"""
+
+from __future__ import annotations
+
+from renewer.config import MaterialSpec
+from renewer.report import KeyResult
+
+Item = tuple[MaterialSpec, KeyResult]
+WITNESS = "witness"  # a key described only to check a fan-out worker's keys against; never acted on
+
+
+def resolve(items: list[Item]) -> None:
+    """After the plan step: fail keys claimed by two materials, mark repeats of a key under one
+    material ``skipped``. Keys whose description failed have no resolved id and are left alone."""
+    claims: dict[tuple[str, str, str], list[Item]] = {}
+    unchecked: set[tuple[str, str]] = set()
+    for spec, result in items:
+        if result.via == WITNESS and result.error_code == "AmbiguityUnchecked":
+            unchecked.add((result.cloud, result.region))
+        if result.resolved_key_id is not None:
+            claims.setdefault(result.identity, []).append((spec, result))
+    for (cloud, region, key_id), owners in claims.items():
+        names = sorted({spec.name for spec, _ in owners})
+        mine = [result for _, result in owners if result.via != WITNESS]
+        if len(names) > 1:
+            named = ", ".join(sorted({f"{r.key_id} ({spec.name})" for spec, r in owners}))
+            for result in mine:
+                result.fail(
+                    "AmbiguousMaterial",
+                    f"key {key_id} in {cloud}:{region} is reached under materials {', '.join(names)} (as {named}); "
+                    "a key holds one material, so it gets neither",
+                )
+            continue
+        for repeat in mine[1:]:
+            if repeat.outcome is None or repeat.outcome == "skipped":
+                repeat.outcome = "skipped"
+                repeat.notes.append(f"same key as {mine[0].key_id} ({mine[0].via}): renewed once, there")
+    for _, result in items:
+        if result.via != WITNESS and result.outcome is None and (result.cloud, result.region) in unchecked:
+            result.fail(
+                "AmbiguityUnchecked",
+                f"another material's key in {result.cloud}:{result.region} could not be described, so this key "
+                "cannot be shown not to be the same key; not renewed",
+            )
+
+
+def witnesses(shard_items: list[Item], specs: list[MaterialSpec]) -> list[Item]:
+    """A fan-out worker's shard names a few keys; the configuration may name the same keys under
+    other materials by alias or ARN. These are the other configured keys in the shard's clouds and
+    regions, so :func:`resolve` can compare resolved ids. A key named by its id or ARN is known
+    without a call; one named by an alias is left for the plan step to describe (only)."""
+    places = {(r.cloud, r.region) for _, r in shard_items}
+    named = {(spec.name, r.cloud, r.region, r.key_id) for spec, r in shard_items}
+    found: list[Item] = []
+    for spec in specs:
+        for target in spec.keys:
+            where = (target.cloud, target.region)
+            if where not in places or (spec.name, *where, target.key_id) in named:
+                continue
+            result = KeyResult(spec.name, target.region, target.key_id, cloud=target.cloud, via=WITNESS)
+            result.resolved_key_id = plain_id(target.key_id)
+            if result.resolved_key_id is not None:
+                result.outcome = "skipped"
+            found.append((spec, result))
+    return found
+
+
+def plain_id(name: str) -> str | None:
+    """The key id in a key id or ARN (``acs:kms:REGION:ACCOUNT:key/ID``, ``arn:aws:kms:...:key/ID``);
+    None for an alias, which only the service can resolve."""
+    if name.startswith("alias/") or ":alias/" in name:
+        return None
+    if name.startswith(("acs:", "arn:")):
+        _, sep, key_id = name.rpartition(":key/")
+        return key_id if sep else None
+    return name
