@@ -68,6 +68,7 @@ def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
         "recovered": 2,
         "skipped": 1,
         "failed": 2,
+        "unverified": 0,
         "dry_run": 0,
         "not_attempted": 0,
         "delegated": 0,
