@@ -2,8 +2,8 @@
 
 A source holds the material raw, as hex digits or as base64; the source's ``encoding`` says which,
 and when it does, exactly that decoding is applied (:class:`Encoding`). Without it the value's form
-decides, and a value that could be read two ways is refused (``MaterialEncodingAmbiguous``): the first import
-binds a KMS key to its material for good, so a guess could bind it to the wrong one.
+decides, and a value that could be read two ways is refused (``MaterialEncodingAmbiguous``): the
+first import binds a KMS key to its material for good, so a guess could bind it to the wrong one.
 
 Which values could be read two ways? Take ``size`` (32) bytes of material and the three readings:
 
