@@ -56,7 +56,14 @@ def fan_out(due: list[Item], options: Options, fanout: Fanout, invoker: Invoker)
     """Invoke one worker per shard; marks each key ``delegated`` (or ``failed`` with the invoke error)."""
     records = []
     for shard, chunk in split(due, fanout.shard_size):
-        payload = json.dumps({"shard": shard.to_json(), "dryRun": options.dry_run, "force": options.force})
+        payload = json.dumps(
+            {
+                "shard": shard.to_json(),
+                "dryRun": options.dry_run,
+                "force": options.force,
+                "allowShorterExpiry": options.allow_shorter_expiry,
+            }
+        )
         record: dict[str, Any] = {"id": shard.id, "of": shard.of, "keys": len(shard.keys), "request_id": None}
         try:
             record["request_id"] = invoker.invoke_async(payload.encode())

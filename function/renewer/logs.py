@@ -125,13 +125,13 @@ def _install() -> None:
 
 @contextmanager
 def sdk_logs_guarded(scrubber: Any) -> Iterator[None]:
-    """While a run is in progress: the SDKs' loggers are held at WARNING, and any record they make
-    anyway (a logger set to DEBUG by hand) is withheld below WARNING and scrubbed above, whatever
-    level the function's logging is set to."""
+    """While a run is in progress: the SDKs' loggers with no level of their own are set to WARNING,
+    and any record they make anyway (a logger set to DEBUG by hand) is withheld below WARNING and
+    scrubbed above, whatever level the function's logging is set to."""
     _install()
     for name in SDK_LOGGERS:
         sdk_logger = logging.getLogger(name)
-        if sdk_logger.level == logging.NOTSET or sdk_logger.level < logging.WARNING:
+        if sdk_logger.level == logging.NOTSET:  # a level set by hand stays: the guard withholds
             sdk_logger.setLevel(logging.WARNING)
     with _guard_lock:
         _scrubbers.append(scrubber)

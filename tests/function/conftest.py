@@ -149,3 +149,42 @@ def assert_no_secrets(result: Invocation, cloud: Cloud, materials: list[bytes], 
     for value in wire_values:
         for form in secret_forms(base64.b64decode(value)) | {value}:
             assert form not in haystack
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@pytest.fixture
+def aws(emulator: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """boto3's environment pointed at the emulator (KMS) and moto (Secrets Manager, CloudWatch)."""
+    env = {
+        "AWS_ENDPOINT_URL_KMS": emulator.url("us-east-1"),
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
+        "AWS_ENDPOINT_URL_CLOUDWATCH": moto_endpoint,
+        "AWS_ACCESS_KEY_ID": emulator.access_key_id,
+        "AWS_SECRET_ACCESS_KEY": emulator.access_key_secret,
+        "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_CONFIG_FILE": os.devnull,
+        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+    }
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    import boto3  # only the tests that use AWS load it
+
+    session = boto3.session.Session(
+        aws_access_key_id=emulator.access_key_id, aws_secret_access_key=emulator.access_key_secret
+    )
+    return {
+        "kms": session.client("kms", region_name="us-east-1", endpoint_url=emulator.url("us-east-1")),
+        "secrets": session.client("secretsmanager", region_name="us-east-1", endpoint_url=moto_endpoint),
+        "cloudwatch": session.client("cloudwatch", region_name="us-east-1", endpoint_url=moto_endpoint),
+        "env": env,
+    }

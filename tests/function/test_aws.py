@@ -8,12 +8,8 @@ import base64
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from typing import Any
-
-import boto3
-import pytest
 
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
 from tests.function.conftest import EVENTS, ROOT, Cloud, assert_no_secrets, outcomes, process_env, spy_on_imports
@@ -21,43 +17,6 @@ from tests.function.conftest import EVENTS, ROOT, Cloud, assert_no_secrets, outc
 MATERIAL = bytes(range(224, 256))  # not all printable: raw bytes no one could read as text
 OTHER = bytes(range(160, 192))
 AWS_REGION = "us-east-1"
-
-
-@pytest.fixture(scope="session")
-def moto_endpoint() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
-
-
-@pytest.fixture
-def aws(emulator: Any, moto_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
-    """boto3's environment pointed at the emulator (KMS) and moto (Secrets Manager, CloudWatch)."""
-    env = {
-        "AWS_ENDPOINT_URL_KMS": emulator.url(AWS_REGION),
-        "AWS_ENDPOINT_URL_SECRETS_MANAGER": moto_endpoint,
-        "AWS_ENDPOINT_URL_CLOUDWATCH": moto_endpoint,
-        "AWS_ACCESS_KEY_ID": emulator.access_key_id,
-        "AWS_SECRET_ACCESS_KEY": emulator.access_key_secret,
-        "AWS_EC2_METADATA_DISABLED": "true",
-        "AWS_CONFIG_FILE": os.devnull,
-        "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-    }
-    for name, value in env.items():
-        monkeypatch.setenv(name, value)
-    session = boto3.session.Session(
-        aws_access_key_id=emulator.access_key_id, aws_secret_access_key=emulator.access_key_secret
-    )
-    return {
-        "kms": session.client("kms", region_name=AWS_REGION, endpoint_url=emulator.url(AWS_REGION)),
-        "secrets": session.client("secretsmanager", region_name=AWS_REGION, endpoint_url=moto_endpoint),
-        "cloudwatch": session.client("cloudwatch", region_name=AWS_REGION, endpoint_url=moto_endpoint),
-        "env": env,
-    }
 
 
 def aws_key(kms: Any, material: bytes | None, valid_days: float | None) -> str:

@@ -18,6 +18,7 @@ from renewer.clock import SystemClock
 from renewer.context import ContextFunction, LocalContext
 from renewer.credentials import Credentials
 from renewer.errors import EventError, RenewalFailedError
+from renewer.events import Options
 from tests.function.conftest import Cloud, outcomes
 from tests.function.test_reliability import MATERIAL, fleet_config, run
 
@@ -295,3 +296,120 @@ def test_a_thirty_second_outage_is_survived_within_the_deadline(cloud: Cloud) ->
     report = run(cloud, config, clock=clock, timeout=300)
     assert clock.waited >= 30
     assert set(outcomes(report).values()) == {"renewed"}, report["keys"]
+
+
+# ---- secrets stay out at every log level; botocore counts what it sends -------------------------------
+
+
+@pytest.fixture
+def debug_logging() -> Iterator[None]:
+    """The root logger and the SDKs' own at DEBUG, written to stderr, as a user debugging might set."""
+    import logging
+    import sys
+
+    handler = logging.StreamHandler(sys.stderr)
+    names = ["", "botocore", "urllib3", "alibabacloud_tea_openapi", "darabonba"]
+    levels = {name: logging.getLogger(name).level for name in names}
+    logging.getLogger().addHandler(handler)
+    for name in names:
+        logging.getLogger(name).setLevel(logging.DEBUG)
+    yield
+    logging.getLogger().removeHandler(handler)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+def test_debug_logging_leaks_nothing_on_either_cloud(
+    cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch, debug_logging
+) -> None:
+    from renewer.alibaba import AlibabaKms
+    from renewer.aws import AwsKms
+    from tests.function.conftest import assert_no_secrets, spy_on_imports
+    from tests.function.test_aws import AWS_REGION, aws_key, secret_name
+
+    seen_alibaba, seen_aws = spy_on_imports(monkeypatch, AlibabaKms), spy_on_imports(monkeypatch, AwsKms)
+    material = bytes(range(224, 256))
+    cloud.secret("byok/dbg", material.hex())
+    hz = cloud.key_with_material(material, 3)
+    us = aws_key(aws["kms"], material, 3)
+    config = {
+        "materials": [
+            {
+                "name": "ali",
+                "source": {**SECRET, "name": "byok/dbg"},
+                "keys": [{"region": "cn-hangzhou", "key_id": hz}],
+            },
+            {
+                "name": "aws",
+                "source": {"type": "aws-secret", "name": secret_name(aws, material), "region": AWS_REGION},
+                "keys": [{"cloud": "aws", "region": AWS_REGION, "key_id": us}],
+            },
+        ]
+    }
+    result = invoke(config)
+    assert {k["outcome"] for k in result.report["keys"]} == {"renewed"}, result.report["keys"]
+    assert "SDK debug output withheld" in result.output  # the SDKs did try to log at DEBUG
+    seen = seen_alibaba + seen_aws
+    assert len(seen_alibaba) >= 2 and len(seen_aws) >= 2
+    assert_no_secrets(result, cloud, [material], seen)
+    assert result.error is None
+
+
+def test_botocore_sends_each_attempt_once(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
+    """The report counts every request the service served: botocore adds none of its own."""
+    from tests.function.test_aws import AWS_REGION, aws_key, secret_name
+
+    material = bytes(range(224, 256))
+    key = aws_key(aws["kms"], material, 3)
+    source = {"type": "aws-secret", "name": secret_name(aws, material), "region": AWS_REGION}
+    config = {
+        "limits": {"max_attempts": 3},
+        "materials": [{"name": "p", "source": source, "keys": [{"cloud": "aws", "region": AWS_REGION, "key_id": key}]}],
+    }
+    cloud.admin("POST", "faults", {"error_rate": 1.0, "error_code": "InternalFailure", "actions": ["DescribeKey"]})
+    try:
+        result = invoke(config)
+    finally:
+        cloud.admin("POST", "faults", {})
+    served = [c for c in result.calls if c["action"] == "DescribeKey"]
+    assert len(served) == 3  # botocore's max_attempts 1 would have made it 6
+    assert result.report["run"]["api"]["calls"] == 3
+
+
+def test_an_aws_expiry_at_the_maximum_survives_a_clock_ahead(cloud: Cloud, aws: dict[str, Any], monkeypatch) -> None:
+    """validity_days 365 with the function's clock 3 s ahead of AWS: ValidTo stays short of the maximum."""
+    from renewer import app, settings
+    from tests.function.test_aws import AWS_REGION, aws_key, secret_name
+
+    class Ahead(SystemClock):
+        def now(self) -> float:
+            return time.time() + 3
+
+    material = bytes(range(224, 256))
+    key = aws_key(aws["kms"], material, 3)
+    source = {"type": "aws-secret", "name": secret_name(aws, material), "region": AWS_REGION}
+    config = {
+        "defaults": {"validity_days": 365},
+        "materials": [{"name": "p", "source": source, "keys": [{"cloud": "aws", "region": AWS_REGION, "key_id": key}]}],
+    }
+    current = settings.from_environ({"RENEWER_CONFIG": json.dumps(config)})
+    report = app.run(current, Options(), credentials=None, clock=Ahead())
+    assert outcomes(report) == {key: "renewed"}, report["keys"]
+    valid_to = aws["kms"].describe_key(KeyId=key)["KeyMetadata"]["ValidTo"].timestamp()
+    assert time.time() + 365 * DAY - 3600 < valid_to <= time.time() + 365 * DAY
+
+
+def test_metrics_that_hang_are_stored_once_and_reported_unsent(cloud: Cloud, invoke) -> None:
+    """PutCustomMetric answered after the SDK gave up: not sent again (it was stored), and the report
+    does not claim it was delivered."""
+    key = cloud.key_with_material(MATERIAL, 80)
+    config = fleet_config(cloud, [key], metrics={"cloudmonitor": {"group_id": 1}})
+    cloud.admin("POST", "faults", {"latency_ms": 11_000, "actions": ["PutCustomMetric"]})
+    try:
+        result = invoke(config)
+    finally:
+        cloud.admin("POST", "faults", {})
+    [cms] = [d for d in result.report["run"]["metrics"]["destinations"] if d["destination"].startswith("cloudmonitor")]
+    assert cms["sent"] is False and "no answer in time" in cms["error"]
+    time.sleep(1.5)  # the emulator finishes the call it was holding
+    assert len(cloud.calls("PutCustomMetric")) == 1
