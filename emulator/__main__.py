@@ -4,6 +4,10 @@ Serves ``cn-hangzhou`` on ``--port`` unless ``--region REGION=PORT`` (repeatable
 regions; port 0 picks a free port. Prints one ``listening on http://HOST:PORT (REGION)`` line
 per region, then one ``admin token: TOKEN`` line, then runs until SIGTERM or SIGINT and exits 0.
 
+Function Compute (``InvokeFunction``) runs only the functions declared here, with
+``--function SERVICE/FUNCTION=CODE_DIR[:HANDLER]`` (repeatable; ``HANDLER`` defaults to
+``index.handler``); a missing directory or module stops the emulator before it listens.
+
 The admin API (``/_emulator/...``) obeys only requests that carry that token in the
 ``X-Emulator-Admin-Token`` header (:mod:`emulator.admin_access`). The token is new and random on
 every start unless ``--admin-token TOKEN`` sets it (16 to 256 visible ASCII characters).
@@ -24,6 +28,7 @@ from collections.abc import Sequence
 
 from emulator import admin_access
 from emulator.core import DEFAULT_ACCOUNT_ID, Emulator
+from emulator.functions import FunctionSpec
 from emulator.server import serve
 
 DEFAULT_REGION = "cn-hangzhou"
@@ -45,6 +50,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="the token the admin API requires in the X-Emulator-Admin-Token header (default: a new random one)",
     )
     parser.add_argument(
+        "--function",
+        action="append",
+        default=[],
+        dest="functions",
+        metavar="SERVICE/FUNCTION=CODE_DIR[:HANDLER]",
+        help="a function InvokeFunction may run (repeatable; HANDLER default index.handler); no other code runs",
+    )
+    parser.add_argument(
         "--reuse-wrapping-keys",
         action="store_true",
         help="reuse a small pool of RSA key pairs for import tokens (benchmarks; NOTE: the service makes a new one)",
@@ -54,6 +67,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         parser.error("give one --access-key-secret per --access-key-id")
     try:
         args.region_ports = region_ports(args.regions, args.port)
+        args.functions = function_specs(args.functions)
         args.admin_token = (
             admin_access.check_token(args.admin_token) if args.admin_token is not None else admin_access.new_token()
         )
@@ -77,6 +91,16 @@ def region_ports(specs: Sequence[str], default_port: int) -> dict[str, int]:
     return ports
 
 
+def function_specs(specs: Sequence[str]) -> list[FunctionSpec]:
+    """Each ``--function`` value, checked; a function declared twice is an error."""
+    declared = [FunctionSpec.parse(spec) for spec in specs]
+    names = [spec.name for spec in declared]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(f"function {', '.join(twice)} declared twice")
+    return declared
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -92,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()  # handlers first: whoever read our output may signal us at once
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    running = serve(emulator, args.host, args.region_ports, admin_token=args.admin_token)
+    running = serve(emulator, args.host, args.region_ports, admin_token=args.admin_token, functions=args.functions)
     for region, port in running.ports.items():
         print(f"listening on http://{args.host}:{port} ({region})", flush=True)
     print(f"admin token: {running.admin_token}", flush=True)

@@ -20,7 +20,7 @@ import tempfile
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +31,7 @@ from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.models import Config
 
 from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
+from emulator.functions import FunctionSpec
 from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 DAY = 86400
@@ -183,10 +184,12 @@ def spawn(
     stderr_path: Path | None = None,
     extra_args: tuple[str, ...] = (),
     admin_token: str | None = None,
+    functions: Sequence[FunctionSpec] = (),
     startup_timeout: float = 30,
 ) -> Iterator[Spawned]:
     """Run ``python -m emulator`` on free loopback ports, one per region; yields a :class:`Spawned`.
 
+    ``functions`` are declared with ``--function`` (the only code Function Compute will run).
     ``admin_token`` is passed as ``--admin-token``; without it the emulator makes one, read from its
     ``admin token:`` line. Its stderr goes to ``stderr_path`` (a temporary file if none), and a daemon
     thread keeps draining its stdout, so neither pipe can fill up; the process is stopped on exit.
@@ -195,6 +198,8 @@ def spawn(
     for region in regions:
         command += ["--region", f"{region}=0"]
     command += ["--access-key-id", access_key_id, "--access-key-secret", access_key_secret, *extra_args]
+    for function in functions:
+        command += ["--function", function.argument()]
     if admin_token is not None:
         command += ["--admin-token", admin_token]
     with contextlib.ExitStack() as stack:

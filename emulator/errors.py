@@ -19,6 +19,16 @@ class ServiceError(Exception):
         self.reason = reason  # a finer cause, for protocols that name it (AWS: IncorrectKeyMaterial, ...)
 
 
+class AdminError(Exception):
+    """An admin API (``/_emulator/...``) request refused: the emulator's own JSON error with this
+    HTTP status, not the service's envelope. (A plain ``ValueError`` there is a 400.)"""
+
+    def __init__(self, message: str, http_status: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.http_status = http_status
+
+
 def missing_parameter(name: str) -> ServiceError:
     return ServiceError(
         "MissingParameter",

@@ -5,7 +5,8 @@ The official SDKs send no region, so the port a request arrives on tells its reg
 * ``/_emulator/...``: the admin API, JSON (clock, faults, calls log, metrics, reset, functions),
   for the operator only: every request but ``GET /_emulator/health`` needs the admin token in the
   ``X-Emulator-Admin-Token`` header, or it is 403 (:mod:`emulator.admin_access`).
-* ``/2016-08-15/...``: Function Compute's ``InvokeFunction`` (:mod:`emulator.functions`).
+* ``/2016-08-15/...``: Function Compute's ``InvokeFunction`` (:mod:`emulator.functions`), of the
+  functions declared at start only.
 * ``X-Amz-Target: TrentService.*``: an AWS KMS call (JSON 1.1, SigV4 for this port's region) on the
   same backend. Signature check -> faults -> :mod:`emulator.aws_responses` -> JSON.
 * anything else: an RPC call. Signature check -> faults -> ``Emulator.dispatch`` -> JSON.
@@ -22,7 +23,7 @@ import logging
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -30,9 +31,9 @@ from werkzeug.wrappers import Request, Response
 
 from emulator import admin_access, aws_responses
 from emulator.clock import Clock, check_time, finite
-from emulator.errors import ServiceError
+from emulator.errors import AdminError, ServiceError
 from emulator.faults import Faults, FaultSettings
-from emulator.functions import Functions
+from emulator.functions import Functions, FunctionSpec
 from emulator.protocol import aws, rpc, signing, sigv4
 from emulator.protocol.nonces import NonceCache
 from emulator.transport import EmulatorHTTPServer
@@ -102,6 +103,7 @@ class Service:
     real_time: Callable[[], float] = time.time
     functions: Functions | None = None
     admin_token: str = field(default_factory=admin_access.new_token, repr=False)
+    declared_functions: Sequence[FunctionSpec] = ()
 
     def __post_init__(self) -> None:
         if self.nonces is None:  # kept in the --state file, if there is one, so a restart opens no replay
@@ -109,7 +111,7 @@ class Service:
             self.nonces = NonceCache(self.real_time, journal=store if store.enabled else None)
         if self.functions is None:
             account = getattr(self.emulator, "account_id", "1234567890123456")
-            self.functions = Functions(account, self.emulator.credentials, self.real_time)
+            self.functions = Functions(account, self.emulator.credentials, self.real_time, self.declared_functions)
 
     def app(self, region: str) -> Callable[..., Iterable[bytes]]:
         """The WSGI application for the port that serves ``region``."""
@@ -187,6 +189,8 @@ class Service:
             return _admin_json({"error": f"no {request.method} /_emulator/{name}"}, 405 if known else 404)
         try:
             return _admin_json(handler(self, region, _json_object(request.get_data())))
+        except AdminError as exc:
+            return _admin_json({"error": exc.message}, exc.http_status)
         except (ValueError, RecursionError) as exc:  # includes malformed or absurdly nested JSON
             return _admin_json({"error": str(exc) or type(exc).__name__}, 400)
 
@@ -234,7 +238,7 @@ _ADMIN_ROUTES: dict[tuple[str, str], Callable[[Service, str, dict[str, Any]], An
     ("GET", "calls"): lambda service, region, _: service.calls.entries(),
     ("GET", "metrics"): lambda service, region, _: service.emulator.metrics(),
     ("POST", "reset"): Service._reset,
-    ("POST", "functions"): lambda service, region, body: service.functions.deploy(body),  # type: ignore[union-attr]
+    ("POST", "functions"): lambda service, region, body: service.functions.configure(body),  # type: ignore[union-attr]
     ("GET", "invocations"): lambda service, region, _: service.functions.list(),  # type: ignore[union-attr]
 }
 
@@ -288,18 +292,20 @@ def serve(
     *,
     service: Service | None = None,
     admin_token: str | None = None,
+    functions: Sequence[FunctionSpec] = (),
 ) -> RunningEmulator:
     """Start one server per region (port 0 picks a free port), each in a daemon thread.
 
     The admin API takes ``admin_token`` (a new random one if None: read it from the result's
-    ``admin_token``); ``service``, if given, brings its own.
+    ``admin_token``); Function Compute runs the ``functions`` declared here, and no other code.
+    ``service``, if given, brings its own token and functions.
     """
     unknown = set(region_ports) - set(emulator.regions)
     if unknown:
         raise ValueError(f"regions not served by the emulator: {', '.join(sorted(unknown))}")
     if service is None:
         token = admin_access.check_token(admin_token) if admin_token is not None else admin_access.new_token()
-        service = Service(emulator, admin_token=token)
+        service = Service(emulator, admin_token=token, declared_functions=tuple(functions))
     servers: dict[str, EmulatorHTTPServer] = {}
     threads: list[threading.Thread] = []
     for region, port in region_ports.items():

@@ -2,9 +2,10 @@
 
 ``emulator_proc`` (session) runs ``python -m emulator`` serving :data:`REGIONS` on free ports with
 the test credentials below, and stops it at the end; its ``admin`` calls send the admin token the
-emulator printed at start. ``emulator`` (per test) is the same object
-after ``POST /_emulator/reset`` (no keys, secrets, metrics, faults or calls; real time).
-Only 127.0.0.1 is contacted.
+emulator printed at start. It declares one function, ``byok-renewer/renewer`` with the code in
+``function/`` (``index.handler``), the only code its Function Compute endpoint runs. ``emulator``
+(per test) is the same object after ``POST /_emulator/reset`` (no keys, secrets, metrics, faults,
+calls or invocations; real time; the function as declared). Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"
 
 from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
 from emulator.cloud import spawn
+from emulator.functions import FunctionSpec
 
 ACCESS_KEY_ID = "testAccessKeyId"
 ACCESS_KEY_SECRET = "testAccessKeySecret"
 HOST = "127.0.0.1"
+ROOT = Path(__file__).resolve().parents[1]
 REGIONS = ("cn-hangzhou", "cn-shanghai", "us-east-1")  # us-east-1: for the AWS KMS protocol
 
 
@@ -74,7 +77,8 @@ class EmulatorProcess:
 def emulator_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """The emulator as a subprocess, serving :data:`REGIONS` on free ports."""
     stderr_path: Path = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET, stderr_path=stderr_path) as spawned:
+    functions = [FunctionSpec("byok-renewer", "renewer", str(ROOT / "function"))]  # the fan-out tests invoke it
+    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET, stderr_path=stderr_path, functions=functions) as spawned:
         ports = {region: int(e.rsplit(":", 1)[1]) for region, e in spawned.endpoints.items()}
         yield EmulatorProcess(spawned.process, ports, spawned.admin_token)
 

@@ -13,7 +13,7 @@ import pytest
 from emulator.cloud import DAY
 from renewer.context import LocalContext
 from renewer.credentials import Credentials
-from tests.function.conftest import ROOT, Cloud, outcomes
+from tests.function.conftest import Cloud, outcomes
 
 MATERIAL = bytes(range(50, 82))
 
@@ -45,13 +45,13 @@ def test_coordinator_fans_out_three_shards_and_workers_renew_them(cloud: Cloud, 
         ],
     }
     endpoints = ",".join(f"{r}={e}" for r, e in cloud.endpoints.items())
+    # The session emulator runs function/ as byok-renewer/renewer (--function); here only its environment.
     cloud.admin(
         "POST",
         "functions",
         {
             "service": "byok-renewer",
             "function": "renewer",
-            "code_dir": str(ROOT / "function"),
             "environment": {"RENEWER_CONFIG": json.dumps(config), "RENEWER_ALIBABA_ENDPOINTS": endpoints},
         },
     )
