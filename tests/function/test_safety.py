@@ -413,3 +413,20 @@ def test_metrics_that_hang_are_stored_once_and_reported_unsent(cloud: Cloud, inv
     assert cms["sent"] is False and "no answer in time" in cms["error"]
     time.sleep(1.5)  # the emulator finishes the call it was holding
     assert len(cloud.calls("PutCustomMetric")) == 1
+
+
+def test_a_hung_cloud_does_not_hold_up_the_other(
+    cloud: Cloud, aws: dict[str, Any], invoke, hung_endpoint, monkeypatch
+) -> None:
+    """AWS KMS accepts connections and never answers; the Alibaba keys of the same run are renewed."""
+    from tests.function.test_aws import AWS_REGION
+
+    healthy = cloud.key_with_material(MATERIAL, 5)
+    config = fleet_config(cloud, [healthy])
+    config["materials"][0]["keys"].append({"cloud": "aws", "region": AWS_REGION, "key_id": "alias/hung"})
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", f"http://{hung_endpoint}")
+    result, took = timed_invoke(invoke, config, 15, cloud)
+    assert took < 15, took
+    assert outcomes(result.report)[healthy] == "renewed"
+    [hung] = [k for k in result.report["keys"] if k["cloud"] == "aws"]
+    assert hung["outcome"] in ("failed", "not_attempted")
