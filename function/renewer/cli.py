@@ -69,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 2
     print(json.dumps(report, indent=2) if args.json else render_table(report))
-    return 1 if report["summary"]["failed"] or report["summary"]["not_attempted"] else 0
+    summary = report["summary"]
+    return 1 if summary["failed"] or summary["unverified"] or summary["not_attempted"] else 0
 
 
 def _invoke(event_path: Path, timeout: int) -> int:

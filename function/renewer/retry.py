@@ -1,9 +1,11 @@
-"""Bounded, jittered retries of transient errors, around every API call the run makes.
+"""Jittered retries of transient errors, for as long as the deadline allows, around every API call
+the run makes (KMS, secrets, metrics, fan-out invocations): the one retry owner.
 
 One small wrapper rather than the SDK's ``RetryOptions`` (which the clients get with
 ``retryable=False``, so the two never compound), because the SDK cannot express what a run needs:
 retries counted per key for the report, back-off that never sleeps past the run's deadline, an
-injected clock so tests never sleep, and the request budget taken before every attempt.
+injected clock so tests never sleep, and the request budget taken before every attempt. botocore's
+and aliyun-fc2's own retries are off too (see :mod:`renewer.aws`, :mod:`renewer.fanout`).
 Permanent errors (``Forbidden.*``, ``InvalidKeyMaterial``, ...) are never retried.
 """
 
