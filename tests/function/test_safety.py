@@ -355,17 +355,20 @@ def test_debug_logging_leaks_nothing_on_either_cloud(
     assert result.error is None
 
 
-def test_botocore_sends_each_attempt_once(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
-    """The report counts every request the service served: botocore adds none of its own."""
+def one_aws_key(aws: dict[str, Any], **top: Any) -> tuple[str, dict[str, Any]]:
+    """An AWS key holding a material due in 3 days, and a configuration for it."""
     from tests.function.test_aws import AWS_REGION, aws_key, secret_name
 
     material = bytes(range(224, 256))
     key = aws_key(aws["kms"], material, 3)
     source = {"type": "aws-secret", "name": secret_name(aws, material), "region": AWS_REGION}
-    config = {
-        "limits": {"max_attempts": 3},
-        "materials": [{"name": "p", "source": source, "keys": [{"cloud": "aws", "region": AWS_REGION, "key_id": key}]}],
-    }
+    keys = [{"cloud": "aws", "region": AWS_REGION, "key_id": key}]
+    return key, {**top, "materials": [{"name": "p", "source": source, "keys": keys}]}
+
+
+def test_botocore_sends_each_attempt_once(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
+    """The report counts every request the service served: botocore adds none of its own."""
+    _, config = one_aws_key(aws, limits={"max_attempts": 3})
     cloud.admin("POST", "faults", {"error_rate": 1.0, "error_code": "InternalFailure", "actions": ["DescribeKey"]})
     try:
         result = invoke(config)
@@ -379,19 +382,12 @@ def test_botocore_sends_each_attempt_once(cloud: Cloud, aws: dict[str, Any], inv
 def test_an_aws_expiry_at_the_maximum_survives_a_clock_ahead(cloud: Cloud, aws: dict[str, Any], monkeypatch) -> None:
     """validity_days 365 with the function's clock 3 s ahead of AWS: ValidTo stays short of the maximum."""
     from renewer import app, settings
-    from tests.function.test_aws import AWS_REGION, aws_key, secret_name
 
     class Ahead(SystemClock):
         def now(self) -> float:
             return time.time() + 3
 
-    material = bytes(range(224, 256))
-    key = aws_key(aws["kms"], material, 3)
-    source = {"type": "aws-secret", "name": secret_name(aws, material), "region": AWS_REGION}
-    config = {
-        "defaults": {"validity_days": 365},
-        "materials": [{"name": "p", "source": source, "keys": [{"cloud": "aws", "region": AWS_REGION, "key_id": key}]}],
-    }
+    key, config = one_aws_key(aws, defaults={"validity_days": 365})
     current = settings.from_environ({"RENEWER_CONFIG": json.dumps(config)})
     report = app.run(current, Options(), credentials=None, clock=Ahead())
     assert outcomes(report) == {key: "renewed"}, report["keys"]
