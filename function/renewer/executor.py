@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from renewer.clock import Clock
 from renewer.config import MaterialSpec
 from renewer.deadline import Deadline
+from renewer.identity import WITNESS
 from renewer.logs import log_event
 from renewer.progress import Progress
 from renewer.report import KeyResult, iso
@@ -75,7 +76,7 @@ def run_keys(
                 elapsed = clock.monotonic() - started
                 result.seconds += elapsed
                 pace.record(elapsed)
-        if result.outcome is not None:
+        if result.outcome is not None and result.via != WITNESS:  # a witness is not the run's key
             finished(result, progress)
 
     if not items:

@@ -112,6 +112,7 @@ def test_a_worker_refuses_a_shard_key_another_material_names_by_alias(cloud: Clo
     assert outcomes(result.report) == {key: "failed"}
     assert result.report["keys"][0]["error"]["code"] == "AmbiguousMaterial"
     assert cloud.describe(key).key_state == "PendingImport"
+    assert '"key_id": "alias/contested"' not in result.output  # described to compare, never reported
 
 
 # ---- never shorten an expiry ---------------------------------------------------------------------
