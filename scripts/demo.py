@@ -92,6 +92,7 @@ def main() -> int:
         "recovered": 2,
         "skipped": 1,
         "failed": 1,
+        "unverified": 0,
         "dry_run": 0,
         "not_attempted": 0,
         "delegated": 0,
