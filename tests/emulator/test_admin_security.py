@@ -51,8 +51,8 @@ def assert_refused(reply: Reply, token: str) -> None:
 @pytest.fixture
 def marked(emulator):
     """A state the refused requests must leave alone: a key, a moved clock, a fault, a call in the log."""
-    cloud = EmulatedCloud({r: emulator.endpoint(r) for r in emulator.regions}, *_credentials(emulator))
-    cloud._admin_token = emulator.admin_token
+    endpoints = {r: emulator.endpoint(r) for r in emulator.regions}
+    cloud = EmulatedCloud(endpoints, *_credentials(emulator), admin_token=emulator.admin_token)
     key_id = cloud.create_key()
     emulator.admin("POST", "clock", {"now": 1_900_000_000})
     emulator.admin("POST", "faults", {"qps_limit": 1000})
@@ -214,6 +214,17 @@ def test_spawn_passes_an_admin_token(tmp_path):
     with spawn(("cn-hangzhou",), "id", "secret", admin_token=TOKEN) as emulator:
         assert emulator.admin_token == TOKEN
         assert emulator.cloud().calls() == []
+        assert TOKEN not in repr(emulator)
+
+
+def test_callers_that_predate_the_token_still_reach_the_admin_api():
+    """``spawn(...) as (process, endpoints)`` and ``EmulatedCloud(endpoints, id, secret)``: the token
+    of the emulator spawn started at those endpoints is found; any other emulator needs it passed."""
+    with spawn(("cn-hangzhou",), "id", "secret") as (process, endpoints):
+        assert process.poll() is None
+        assert EmulatedCloud(endpoints, "id", "secret").calls() == []
+    with pytest.raises(ValueError, match="admin_token"):
+        EmulatedCloud(endpoints, "id", "secret").calls()  # stopped: no token known for it any more
 
 
 @pytest.mark.parametrize("bad", ["", "short", "has a space in it!", "x" * 257, "tökenwithnonascii-1234"])
