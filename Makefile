@@ -40,7 +40,7 @@ format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 
 clean:
-	rm -rf $(VENV) node_modules .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .softhsm .pytest_cache .ruff_cache
 
 # Benchmark against the emulator (127.0.0.1 only); writes bench/results/. BENCH_ARGS=--quick for a fast check.
 BENCH_STAMP := $(VENV)/.bench-installed
