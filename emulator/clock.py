@@ -23,14 +23,20 @@ EARLIEST = 0.0
 LATEST = 4_102_444_799.0
 
 
-def finite(value: object, name: str) -> float:
-    """``value`` as a float if it is a finite number (not a bool, not a string), else ``ValueError``."""
+def as_float(value: object, name: str) -> float:
+    """``value`` as a float if it is a number (not a bool, not a string), else ``ValueError``; an
+    int beyond any float is infinite."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ValueError(f"{name} must be a number")
     try:
-        number = float(value)
-    except OverflowError:  # an int beyond any float
-        number = math.inf
+        return float(value)
+    except OverflowError:
+        return math.inf
+
+
+def finite(value: object, name: str) -> float:
+    """``value`` as a float if it is a finite number (not a bool, not a string), else ``ValueError``."""
+    number = as_float(value, name)
     if not math.isfinite(number):
         raise ValueError(f"{name} must be a finite number")
     return number

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from emulator import errors
+from emulator.clock import as_float
 from emulator.errors import ServiceError
 
 DEFAULT_ERROR_CODE = "ServiceUnavailableTemporary"
@@ -167,12 +168,7 @@ class Faults:
 
 def _number(value: Any, name: str, low: float, high: float) -> float:
     """A finite number within low..high (NaN compares false with everything, so it is tested first)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise ValueError(f"{name} must be a number")
-    try:
-        number = float(value)
-    except OverflowError:  # an int beyond any float
-        number = math.inf
+    number = as_float(value, name)
     if not math.isfinite(number) or not low <= number <= high:
         raise ValueError(f"{name} must be a number from {low:g} to {high:g}")
     return number
