@@ -195,8 +195,8 @@ def _plan_and_act(
 
     def plan(group: list[Item]) -> None:
         pending = [item for item in group if item[1].outcome is None]
-        run_keys(pending, partial(_guarded_step, plan_key, ctx), progress=progress, **steps)
-        undecided = [result for _, result in pending if result.outcome is None and result.via != WITNESS]
+        run_keys(pending, partial(_guarded_step, _plan_or_witness, ctx), progress=progress, **steps)
+        undecided = [result for _, result in pending if result.outcome is None]
         resolve(group)
         for result in undecided:
             if result.outcome is not None:  # made final by resolve (a repeat, or ambiguous)
@@ -206,10 +206,14 @@ def _plan_and_act(
         due = sorted((item for item in group if item[1].outcome is None), key=lambda item: urgency(item[1]))
         run_keys(due, partial(_guarded_step, act_key, ctx), progress=progress, **steps)
 
+    def plan_then_act(group: list[Item]) -> None:
+        plan(group)
+        act(group)
+
     try:
         fanout = settings.config.fanout
         if fanout is None or ctx.options.shard is not None:
-            in_parallel([partial(lambda g: (plan(g), act(g)), group) for group in places.values()])
+            in_parallel([partial(plan_then_act, group) for group in places.values()])
             return None
         in_parallel([partial(plan, group) for group in places.values()])
         due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
@@ -225,9 +229,12 @@ def _plan_and_act(
 def _guarded_step(
     step: Callable[[MaterialSpec, KeyResult, RunContext], None], ctx: RunContext, spec: MaterialSpec, result: KeyResult
 ) -> None:
-    if result.via == WITNESS:
-        step = witness_key
     guarded(result, ctx, lambda: step(spec, result, ctx))
+
+
+def _plan_or_witness(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+    """The plan step; a witness is only described (see :mod:`renewer.identity`)."""
+    (witness_key if result.via == WITNESS else plan_key)(spec, result, ctx)
 
 
 def _fan_out(

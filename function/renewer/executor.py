@@ -76,7 +76,7 @@ def run_keys(
                 elapsed = clock.monotonic() - started
                 result.seconds += elapsed
                 pace.record(elapsed)
-        if result.outcome is not None and result.via != WITNESS:  # a witness is not the run's key
+        if result.outcome is not None:
             finished(result, progress)
 
     if not items:
@@ -89,7 +89,10 @@ def run_keys(
 
 
 def finished(result: KeyResult, progress: Progress | None) -> None:
-    """A key's outcome is final: log it once, count it on the progress bar."""
+    """A key's outcome is final: log it once, count it on the progress bar. A witness (a key only
+    described to compare ids, see :mod:`renewer.identity`) is not the run's key: neither."""
+    if result.via == WITNESS:
+        return
     log_key(result)
     if progress is not None:
         progress.advance()
