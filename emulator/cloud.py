@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import json
+import os
 import queue
 import re
 import subprocess
@@ -29,10 +30,12 @@ from typing import Any
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.models import Config
+from cryptography.hazmat.primitives import keywrap, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
+from emulator.backend.unwrap import TRANSPORT_KEY_BYTES, scheme
 from emulator.functions import FunctionSpec
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 DAY = 86400
 
@@ -101,14 +104,16 @@ class EmulatedCloud:
             self.kms(region).create_alias(kms_models.CreateAliasRequest(alias_name=alias, key_id=key_id))
         return key_id
 
-    def import_material(self, region: str, key_id: str, material: bytes, expire_unix: int) -> None:
+    def import_material(
+        self, region: str, key_id: str, material: bytes, expire_unix: int, algorithm: str = "RSAES_OAEP_SHA_256"
+    ) -> None:
         client = self.kms(region)
         params = client.get_parameters_for_import(
             kms_models.GetParametersForImportRequest(
-                key_id=key_id, wrapping_algorithm="RSAES_OAEP_SHA_256", wrapping_key_spec="RSA_2048"
+                key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec="RSA_2048"
             )
         ).body
-        blob = wrap(load_public_key(params.public_key), material, WrappingAlgorithm.RSAES_OAEP_SHA_256)
+        blob = wrap_for_import(params.public_key, material, algorithm)
         client.import_key_material(
             kms_models.ImportKeyMaterialRequest(
                 key_id=key_id,
@@ -147,6 +152,22 @@ class EmulatedCloud:
 
     def decrypt(self, blob: str, region: str = "cn-hangzhou") -> str:
         return self.kms(region).decrypt(kms_models.DecryptRequest(ciphertext_blob=blob)).body.plaintext
+
+
+def wrap_for_import(public_key_b64: str, material: bytes, algorithm: str) -> bytes:
+    """``EncryptedKeyMaterial`` for ``ImportKeyMaterial``, as a client makes it: ``material`` wrapped
+    under the ``PublicKey`` (base64 DER SubjectPublicKeyInfo) of ``GetParametersForImport`` with the
+    emulator's own table (:mod:`emulator.backend.unwrap`); the two-step algorithms get a fresh AES key.
+    """
+    public_key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ValueError("the import public key is not an RSA key")
+    chosen = scheme(algorithm)
+    if not chosen.two_step:
+        return public_key.encrypt(material, chosen.rsa_padding())
+    transport_key = os.urandom(TRANSPORT_KEY_BYTES)
+    wrapped_key = public_key.encrypt(transport_key, chosen.rsa_padding())
+    return wrapped_key + keywrap.aes_key_wrap_with_padding(transport_key, material)
 
 
 _LISTENING = re.compile(r"^listening on http://(?P<host>[^ ]+):(?P<port>\d+) \((?P<region>[^)]+)\)$")

@@ -26,15 +26,13 @@ from emulator.backend.model import (
     PENDING_IMPORT,
     ImportToken,
 )
-from renewer.wrapping import ALIBABA_ALGORITHMS, MATERIAL_BYTES, WrappingAlgorithm, unwrap
+from emulator.backend.unwrap import ALGORITHMS, MATERIAL_BYTES, WRAPPING_KEY_SPECS, UnwrapError, unwrap
 
 if TYPE_CHECKING:
     from emulator.backend.kms import KmsBackend
     from emulator.backend.model import Key
 
 TOKEN_LIFETIME_SECONDS = 24 * 3600
-WRAPPING_KEY_SPECS = {"alibaba": ("RSA_2048",), "aws": ("RSA_2048", "RSA_3072", "RSA_4096")}
-ALGORITHMS = {"alibaba": ALIBABA_ALGORITHMS, "aws": frozenset(WrappingAlgorithm)}
 
 
 class WrappingKeySource:
@@ -89,12 +87,9 @@ class ImportMixin:
         self: KmsBackend, key_id: str, wrapping_algorithm: str, wrapping_key_spec: str
     ) -> ImportToken:
         key = self._importable(key_id)
-        try:
-            algorithm = WrappingAlgorithm(wrapping_algorithm)
-        except ValueError as exc:
-            raise errors.invalid_parameter("WrappingAlgorithm") from exc
-        if algorithm not in ALGORITHMS[key.flavor]:
-            raise errors.invalid_parameter("WrappingAlgorithm", f"{algorithm.value} is not offered here.")
+        if wrapping_algorithm not in ALGORITHMS[key.flavor]:
+            offered = ", ".join(sorted(ALGORITHMS[key.flavor]))
+            raise errors.invalid_parameter("WrappingAlgorithm", f"Expected one of {offered}.")
         if wrapping_key_spec not in WRAPPING_KEY_SPECS[key.flavor]:
             specs = ", ".join(WRAPPING_KEY_SPECS[key.flavor])
             raise errors.invalid_parameter("WrappingKeySpec", f"Expected one of {specs}.")
@@ -102,7 +97,7 @@ class ImportMixin:
         token = ImportToken(
             token=base64.b64encode(secrets.token_bytes(48)).decode(),
             key_id=key.key_id,
-            algorithm=algorithm.value,
+            algorithm=wrapping_algorithm,
             private_key_der=private_key.private_bytes(
                 serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
             ),
@@ -145,8 +140,8 @@ class ImportMixin:
         if expire_unix < 0 or (expire_unix and expire_unix < now):
             raise errors.invalid_parameter("KeyMaterialExpireUnix", "The expiry must be 0 or later than now.")
         try:
-            material = unwrap(token.private_key(), encrypted_key_material, WrappingAlgorithm(token.algorithm))
-        except ValueError as exc:
+            material = unwrap(token.private_key(), encrypted_key_material, token.algorithm)
+        except UnwrapError as exc:
             raise errors.invalid_key_material(
                 "it does not decrypt with the import token's wrapping key", "undecryptable"
             ) from exc
