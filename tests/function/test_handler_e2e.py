@@ -7,6 +7,7 @@ import json
 import os
 import threading
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -31,6 +32,52 @@ def payments(*key_ids: str, region: str = "cn-hangzhou", **policy) -> dict:
     """A configuration with one material, ``payments``, from the ``byok/payments`` secret."""
     keys = [{"region": region, "key_id": k} for k in key_ids]
     return config({"name": "payments", "source": secret_source(), "keys": keys, **policy})
+
+
+def utc_unix(text: str) -> float:
+    """Seconds since the epoch of a time as KMS writes it (``2026-07-15T12:00:00Z``, always UTC),
+    whatever the local time zone and its daylight saving."""
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc).timestamp()
+
+
+@pytest.fixture
+def local_zone(monkeypatch):
+    """Sets the process's local time zone (a POSIX ``TZ`` rule: no tz database needed) for one test."""
+
+    def set_zone(rule: str) -> None:
+        monkeypatch.setenv("TZ", rule)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.mark.parametrize(
+    "rule",
+    ["UTC0", "EST5EDT,M3.2.0,M11.1.0", "CET-1CEST,M3.5.0,M10.5.0/3"],
+    ids=["utc", "new-york", "berlin"],
+)
+@pytest.mark.parametrize(
+    ("text", "unix"),
+    [
+        ("2026-01-15T12:00:00Z", 1768478400),  # winter: no daylight saving anywhere
+        ("2026-07-15T12:00:00Z", 1784116800),  # summer: daylight saving in New York and Berlin
+        ("2026-03-08T07:30:00Z", 1772955000),  # 30 minutes after New York's clocks went forward
+        ("2026-03-29T01:30:00Z", 1774747800),  # 30 minutes after Berlin's clocks went forward
+    ],
+)
+def test_utc_unix_is_the_same_in_every_local_time_zone(local_zone, rule: str, text: str, unix: int) -> None:
+    local_zone(rule)
+    assert utc_unix(text) == unix
+
+
+def test_local_time_arithmetic_is_an_hour_off_in_summer_which_is_why_utc_unix_exists(local_zone) -> None:
+    # What this file used before: mktime reads the time as local, and time.timezone is the zone's
+    # offset without daylight saving. Also proves that the zone rule above takes effect.
+    local_zone("EST5EDT,M3.2.0,M11.1.0")
+    summer = "2026-07-15T12:00:00Z"
+    assert time.mktime(time.strptime(summer, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone == utc_unix(summer) - 3600
 
 
 def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
@@ -78,8 +125,7 @@ def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
     for key_id in (due, expired, never):
         meta = cloud.describe(key_id)
         assert meta.key_state == "Enabled"
-        expiry = time.mktime(time.strptime(meta.material_expire_time, "%Y-%m-%dT%H:%M:%SZ")) - time.timezone
-        assert abs(expiry - (time.time() + 90 * DAY)) < 120
+        assert abs(utc_unix(meta.material_expire_time) - (time.time() + 90 * DAY)) < 120
     # The skipped key cost exactly one call, and the material was read once.
     assert [c["action"] for c in result.calls if c["key_id"] == healthy] == ["DescribeKey"]
     assert len(result.actions("GetSecretValue")) == 1
@@ -145,8 +191,11 @@ def test_alias_keys_are_resolved_for_import(cloud: Cloud, invoke) -> None:
     assert {c["key_id"] for c in result.actions("ImportKeyMaterial")} == {key_id}
 
 
-@pytest.mark.parametrize("event_file", ["dry-run.json", "timer-dry-run.json"])
-def test_dry_run_changes_nothing(cloud: Cloud, invoke, event_file: str) -> None:
+@pytest.mark.parametrize(
+    ("event_file", "trigger"),
+    [("dry-run.json", "manual"), ("timer-dry-run.json", "timer:daily")],  # options, and options in a timer's payload
+)
+def test_dry_run_changes_nothing(cloud: Cloud, invoke, event_file: str, trigger: str) -> None:
     cloud.secret("byok/payments", MATERIAL.hex())
     due = cloud.key_with_material(MATERIAL, 5)
     never = cloud.create_key()
@@ -154,9 +203,10 @@ def test_dry_run_changes_nothing(cloud: Cloud, invoke, event_file: str) -> None:
     keys = [{"region": "cn-hangzhou", "key_id": k} for k in (due, never)]
     result = invoke(
         config({"name": "payments", "source": secret_source(), "keys": keys}),
-        event=(EVENTS / "dry-run.json").read_bytes(),
+        event=(EVENTS / event_file).read_bytes(),
     )
     assert result.error is None
+    assert result.report["run"]["trigger"] == trigger and result.report["run"]["dry_run"] is True
     assert outcomes(result.report) == {due: "dry_run", never: "dry_run"}
     assert result.report["summary"]["dry_run"] == 2
     assert {k: cloud.describe(k).to_map() for k in (due, never)} == before
