@@ -5,12 +5,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint format bench clean
+.PHONY: demo test lint format bench package clean
 
-$(STAMP): requirements-dev.txt function/requirements.txt pyproject.toml
+$(STAMP): requirements-dev.txt function/requirements.txt function/requirements-aws.txt function/requirements-pkcs11.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e .
+	$(PY) -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
 	touch $@
 
 node_modules/.bin/fun: package.json package-lock.json scripts/install-fun.sh
@@ -39,8 +39,13 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+# build/ laid out for `fun build` with the extras in EXTRAS ("aws pkcs11"; none: Alibaba only, the same
+# as `fun build` at the root); then `cd build && fun build && fun deploy ...` (README, Deployment).
+package:
+	bash scripts/build-package.sh $(EXTRAS)
+
 clean:
-	rm -rf $(VENV) node_modules .softhsm .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .softhsm .pytest_cache .ruff_cache build
 
 # Benchmark against the emulator (127.0.0.1 only); writes bench/results/. BENCH_ARGS=--quick for a fast check.
 BENCH_STAMP := $(VENV)/.bench-installed

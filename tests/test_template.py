@@ -1,4 +1,5 @@
-"""Checks template.yml with the real Funcraft CLI, and its least-privilege policy, and events/.
+"""Checks template.yml with the real Funcraft CLI, and its least-privilege policy, and events/; and that
+the code package `fun build` makes from it is the Alibaba-only runtime pyproject.toml declares.
 
 `fun validate` comes from node_modules/, installed by scripts/install-fun.sh (pinned 3.6.24).
 It runs offline: it checks the template against a JSON schema bundled with fun.
@@ -8,14 +9,23 @@ import json
 import os
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pytest needs tomli on 3.10
+    import tomli as tomllib
+
 REPO = Path(__file__).resolve().parent.parent
 TEMPLATE = REPO / "template.yml"
 EVENTS = REPO / "events"
+FUNCTION_DIR = REPO / "function"
+BUILD_PACKAGE = REPO / "scripts" / "build-package.sh"
+EXTRAS = ("aws", "pkcs11")
 FUN = REPO / "node_modules" / ".bin" / "fun"
 FUN_VERSION = "3.6.24"
 
@@ -220,3 +230,65 @@ def test_timer_event_matches_the_trigger_in_the_template(template: dict) -> None
     timer = template["Resources"][SERVICE][FUNCTION]["Events"][TIMER_EVENT]
     assert event["triggerName"] == TIMER_EVENT
     assert event["payload"] == timer["Properties"]["Payload"]
+
+
+def requirement_lines(path: Path) -> tuple[list[str], list[str]]:
+    """A requirements file's `-r` includes and its requirements, in order (comments and blanks left out)."""
+    lines = [line.strip() for line in path.read_text(encoding="utf-8").splitlines()]
+    lines = [line for line in lines if line and not line.startswith("#")]
+    includes = [line.removeprefix("-r").strip() for line in lines if line.startswith("-r ")]
+    return includes, [line for line in lines if not line.startswith("-")]
+
+
+@pytest.fixture(scope="module")
+def project() -> dict:
+    return tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+
+
+def test_the_function_requirements_are_the_dependencies_pyproject_declares(project: dict) -> None:
+    assert requirement_lines(FUNCTION_DIR / "requirements.txt") == ([], project["dependencies"])
+    extras = project["optional-dependencies"]
+    for extra in EXTRAS:
+        assert requirement_lines(FUNCTION_DIR / f"requirements-{extra}.txt") == (["requirements.txt"], extras[extra])
+    assert extras["all"] == [f"byok-renewer[{','.join(EXTRAS)}]"]
+
+
+def test_the_package_fun_build_makes_by_default_is_alibaba_only(function_properties: dict) -> None:
+    # fun build installs CodeUri's requirements.txt; boto3 and python-pkcs11 are imported only when
+    # configured (tests/function/test_aws.py checks boto3), so only the extras bring them.
+    assert function_properties["CodeUri"] == "./function"
+    _, requirements = requirement_lines(FUNCTION_DIR / "requirements.txt")
+    names = {re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
+    assert names.isdisjoint({"boto3", "botocore", "python-pkcs11"})
+
+
+def build_package(out: Path, *extras: str) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", os.defpath), "BUILD_DIR": str(out)}
+    return subprocess.run(
+        ["bash", str(BUILD_PACKAGE), *extras], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+@pytest.mark.parametrize("extras", [(), ("aws",), ("pkcs11",), EXTRAS], ids=lambda extras: "+".join(extras) or "none")
+def test_build_package_adds_the_extras_to_the_requirements_fun_build_reads(
+    tmp_path: Path, project: dict, extras: tuple[str, ...]
+) -> None:
+    out = tmp_path / "build"
+    result = build_package(out, *extras)
+
+    assert result.returncode == 0, result.stderr
+    expected = list(project["dependencies"])
+    for extra in extras:
+        expected += project["optional-dependencies"][extra]
+    assert requirement_lines(out / "function" / "requirements.txt") == ([], expected)
+    assert (out / "template.yml").read_text(encoding="utf-8") == TEMPLATE.read_text(encoding="utf-8")
+    copied = {path.relative_to(out / "function") for path in (out / "function").rglob("*.py")}
+    assert Path("index.py") in copied and Path("renewer/handler.py") in copied
+    assert not list(out.rglob("__pycache__"))
+
+
+def test_build_package_refuses_an_unknown_extra(tmp_path: Path) -> None:
+    result = build_package(tmp_path / "build", "aws", "boto")
+    assert result.returncode == 2
+    assert "unknown extra 'boto'" in result.stderr
+    assert not (tmp_path / "build").exists()
