@@ -6,6 +6,7 @@ errors become :class:`CloudError` carrying only the service's ``Code`` and ``Mes
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -17,7 +18,7 @@ from darabonba.exceptions import ResponseException
 from darabonba.policy.retry import RetryOptions
 
 from renewer.credentials import Credentials
-from renewer.errors import CloudError
+from renewer.errors import CloudError, ErrorKind
 from renewer.retry import Caller
 from renewer.settings import Settings
 from renewer.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
@@ -25,14 +26,65 @@ from renewer.targets import ImportParameters, KeyInfo, parse_http_date, parse_ti
 T = TypeVar("T")
 
 
+#: The service's codes by what they mean (API reference, "Error codes", for KMS, CMS and STS);
+#: any other 5xx is transient too, any other code permanent.
+_KINDS: dict[str, ErrorKind] = {
+    **dict.fromkeys(
+        (
+            "Throttling",
+            "Throttling.User",
+            "Throttling.Api",
+            "Rejected.Throttling",
+            "ServiceUnavailable",
+            "ServiceUnavailableTemporary",
+            "InternalFailure",
+            "InternalError",
+        ),
+        ErrorKind.TRANSIENT,
+    ),
+    **dict.fromkeys(("ExpiredImportToken", "InvalidImportToken"), ErrorKind.STALE_IMPORT_TOKEN),
+    **dict.fromkeys(
+        (
+            "InvalidAccessKeyId.NotFound",
+            "InvalidAccessKeyId",
+            "SignatureDoesNotMatch",
+            "IncompleteSignature",
+            "InvalidSecurityToken.Expired",
+            "InvalidSecurityToken.Malformed",
+            "InvalidSecurityToken.MismatchWithAccessKey",
+            "Forbidden.NoPermission",
+            "Forbidden.RAM",
+            "Forbidden",
+        ),
+        ErrorKind.CREDENTIALS,
+    ),
+    **dict.fromkeys(
+        ("Forbidden.KeyNotFound", "Forbidden.AliasNotFound", "Forbidden.ResourceNotFound"), ErrorKind.NOT_FOUND
+    ),
+}
+
+
+def kind_of(code: str, message: str, status: int | None) -> ErrorKind:
+    """The kind of one of the service's errors. ``KeyMaterialExpireUnix`` refused as
+    ``InvalidParameter`` is the service rejecting our new expiry (earlier than its own time)."""
+    if code == "InvalidParameter" and "KeyMaterialExpireUnix" in message:
+        return ErrorKind.EXPIRY_REJECTED
+    kind = _KINDS.get(code)
+    if kind is not None:
+        return kind
+    return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
+
+
 def translate(exc: BaseException, action: str) -> CloudError | None:
-    """An SDK exception as a :class:`CloudError` (the service's code and message only), or None for
-    an exception that is not the SDK's. The SDK's exception is not kept as the cause: it holds the
-    request, whose query string carries the import token and the wrapped material."""
+    """An SDK exception as a :class:`CloudError` (the service's code and message only, and its
+    kind), or None for an exception that is not the SDK's. The SDK's exception is not kept as the
+    cause: it holds the request, whose query string carries the import token and the wrapped material."""
     if isinstance(exc, ResponseException):
         data = exc.data if isinstance(exc.data, dict) else {}
         message = str(data.get("Message") or exc.message or "")
-        return CloudError(str(exc.code or "UnknownError"), message, http_status=exc.status_code, action=action)
+        code = str(exc.code or "UnknownError")
+        kind = kind_of(code, message, exc.status_code)
+        return CloudError(code, message, kind=kind, http_status=exc.status_code, action=action)
     inner = getattr(exc, "inner_exception", None) or exc  # UnretryableException wraps the transport error
     if isinstance(inner, (OSError, TimeoutError)) or type(inner).__module__.startswith(_SDK_MODULES):
         # darabonba turns every transport error into RetryError(str(error)): only its text tells a
@@ -40,7 +92,11 @@ def translate(exc: BaseException, action: str) -> CloudError | None:
         unknown = "Read timed out" in str(inner) or isinstance(inner, TimeoutError)
         what = "no answer in time" if unknown else "connection failed"
         return CloudError(
-            "ConnectionError", f"{action}: {what} ({type(inner).__name__})", action=action, outcome_unknown=unknown
+            "ConnectionError",
+            f"{action}: {what} ({type(inner).__name__})",
+            kind=ErrorKind.TRANSIENT,
+            action=action,
+            outcome_unknown=unknown,
         )
     return None
 
@@ -134,21 +190,29 @@ class AlibabaKms:
             key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec="RSA_2048"
         )
         body = self._call("GetParametersForImport", lambda: self.client.get_parameters_for_import(request)).body
-        return ImportParameters(body.key_id, body.public_key, body.import_token, parse_time(body.token_expire_time))
+        # PublicKey is base64 DER; the import token is an opaque string, carried as its UTF-8.
+        public_key = base64.b64decode(body.public_key or "", validate=True)
+        token = (body.import_token or "").encode()
+        return ImportParameters(body.key_id, public_key, token, parse_time(body.token_expire_time))
 
-    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> None:
+    def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> None:
         """Alibaba Cloud KMS reports no key material id: returns None."""
         request = kms_models.ImportKeyMaterialRequest(
-            key_id=key_id, encrypted_key_material=wrapped_b64, import_token=token, key_material_expire_unix=expire_unix
+            key_id=key_id,
+            encrypted_key_material=base64.b64encode(wrapped).decode(),
+            import_token=token.decode(),
+            key_material_expire_unix=expire_unix,
         )
         self._call("ImportKeyMaterial", lambda: self.client.import_key_material(request))
 
-    def canary(self, key_id: str, plaintext: str) -> str:
-        """Encrypt then decrypt ``plaintext`` under the key; returns what came back."""
-        encrypt = kms_models.EncryptRequest(key_id=key_id, plaintext=plaintext)
+    def canary(self, key_id: str, plaintext: bytes) -> bytes:
+        """Encrypt then decrypt ``plaintext`` under the key; returns what came back. The API's
+        Plaintext is text: the bytes travel as base64 text, and come back as the same text."""
+        encrypt = kms_models.EncryptRequest(key_id=key_id, plaintext=base64.b64encode(plaintext).decode())
         blob = self._call("Encrypt", lambda: self.client.encrypt(encrypt)).body.ciphertext_blob
         decrypt = kms_models.DecryptRequest(ciphertext_blob=blob)
-        return self._call("Decrypt", lambda: self.client.decrypt(decrypt)).body.plaintext
+        text = self._call("Decrypt", lambda: self.client.decrypt(decrypt)).body.plaintext or ""
+        return base64.b64decode(text)
 
     def list_key_ids(self, page_size: int = 100) -> list[str]:
         """Every key id in the region (``ListKeys``, all pages)."""

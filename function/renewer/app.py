@@ -21,7 +21,7 @@ from renewer.config import Config, MaterialSpec
 from renewer.credentials import Credentials, default_credentials
 from renewer.deadline import Deadline
 from renewer.discovery import discover
-from renewer.errors import EventError, RenewerError
+from renewer.errors import EventError, RenewerBug, RenewerError
 from renewer.events import Options
 from renewer.executor import finished, groups, in_parallel, log_key, run_keys
 from renewer.fanout import FcInvoker, fan_out, fc_endpoint, select_shard
@@ -109,8 +109,10 @@ def run(
     started = clock.now()
     with sdk_logs_guarded(redactor), closing(cache):  # closing: an HSM session, if a source opened one
         items = _select_keys(options, specs, clouds, config.limits.concurrency)
-        shards = _plan_and_act(items, ctx, settings, credentials, account_id, home_region, deadline, progress, callers)
-        results = [result for _, result in items if result.via != WITNESS]
+        items, shards = _plan_and_act(
+            items, ctx, settings, credentials, account_id, home_region, deadline, progress, callers
+        )
+        results = [result for _, result in items if result.via is not WITNESS]
         finished = clock.now()
         callers.finishing()
         report = _finish(results, ctx, config, clouds, callers, cache, specs, home_region, shards, started, finished)
@@ -165,8 +167,8 @@ def _select_keys(options: Options, specs: list[MaterialSpec], clouds: Clouds, co
     if options.shard is not None:
         mine = select_shard(options.shard, specs)  # refuses keys this configuration does not assign
         return mine + witnesses(mine, specs)
-    items = [(spec, KeyResult(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
-    items += discover(specs, items, clouds.alibaba_kms, concurrency)
+    listed = [(spec, KeyResult.new(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
+    items = discover(specs, listed, clouds.alibaba_kms, concurrency)
     for _, result in items:
         if result.outcome is not None:  # failed in discovery
             log_key(result)
@@ -183,70 +185,87 @@ def _plan_and_act(
     deadline: Deadline,
     progress: Progress | None,
     callers: Callers,
-) -> list[dict[str, Any]] | None:
+) -> tuple[list[Item], list[dict[str, Any]] | None]:
     """Describe and decide every key, compare resolved identities, then act on the due ones, most
-    urgent first (or fan them out). Each cloud and region goes through this on its own, all at once:
-    a slow or hung one never holds the others up. A coordinator that may fan out waits for every
-    region's plan first, since it shards the fleet's due keys as a whole."""
+    urgent first (or fan them out): the items with their final results, and the shards (when fanned
+    out). Each cloud and region goes through this on its own, all at once: a slow or hung one never
+    holds the others up. A coordinator that may fan out waits for every region's plan first, since
+    it shards the fleet's due keys as a whole."""
     steps = {"concurrency": settings.config.limits.concurrency, "clock": ctx.clock, "deadline": deadline}
-    places = groups(items)
+    places = list(groups(items).values())
     if progress is not None:
-        progress.start("renew", sum(result.via != WITNESS for _, result in items))
+        progress.start("renew", sum(result.via is not WITNESS for _, result in items))
 
-    def plan(group: list[Item]) -> None:
-        pending = [item for item in group if item[1].outcome is None]
-        run_keys(pending, partial(_guarded_step, _plan_or_witness, ctx), progress=progress, **steps)
-        undecided = [result for _, result in pending if result.outcome is None]
-        resolve(group)
-        for result in undecided:
-            if result.outcome is not None:  # made final by resolve (a repeat, or ambiguous)
-                finished(result, progress)
+    def plan(group: list[Item]) -> list[Item]:
+        pending = [i for i, (_, result) in enumerate(group) if result.outcome is None]
+        stepped = run_keys(
+            [group[i] for i in pending], partial(guarded, _plan_or_witness, ctx=ctx), **steps, progress=progress
+        )
+        group = _put(group, pending, stepped)
+        undecided = [i for i in pending if group[i][1].outcome is None]
+        group = resolve(group)
+        for i in undecided:
+            if group[i][1].outcome is not None:  # made final by resolve (a repeat, or ambiguous)
+                finished(group[i][1], progress)
+        return group
 
-    def act(group: list[Item]) -> None:
-        due = sorted((item for item in group if item[1].outcome is None), key=lambda item: urgency(item[1]))
-        run_keys(due, partial(_guarded_step, act_key, ctx), progress=progress, **steps)
+    def act(group: list[Item]) -> list[Item]:
+        due = sorted((i for i, (_, r) in enumerate(group) if r.outcome is None), key=lambda i: urgency(group[i][1]))
+        stepped = run_keys([group[i] for i in due], partial(guarded, act_key, ctx=ctx), **steps, progress=progress)
+        return _put(group, due, stepped)
 
-    def plan_then_act(group: list[Item]) -> None:
-        plan(group)
-        act(group)
+    def plan_then_act(group: list[Item]) -> list[Item]:
+        return act(plan(group))
 
+    def each_place(step: Callable[[list[Item]], list[Item]]) -> None:
+        done = in_parallel([partial(step, [items[i] for i in place]) for place in places])
+        for place, group in zip(places, done, strict=True):
+            for i, item in zip(place, group, strict=True):
+                items[i] = item
+
+    items = list(items)
     try:
         fanout = settings.config.fanout
         if fanout is None or ctx.options.shard is not None:
-            in_parallel([partial(plan_then_act, group) for group in places.values()])
-            return None
-        in_parallel([partial(plan, group) for group in places.values()])
-        due = sorted((item for item in items if item[1].outcome is None), key=lambda item: urgency(item[1]))
+            each_place(plan_then_act)
+            return items, None
+        each_place(plan)
+        due = sorted((i for i, (_, r) in enumerate(items) if r.outcome is None), key=lambda i: urgency(items[i][1]))
         if len(due) > fanout.shard_size:
-            return _fan_out(settings, ctx.options, due, credentials, account_id, region, ctx.redactor, callers)
-        in_parallel([partial(act, group) for group in places.values()])
-        return None
+            shards, delegated = _fan_out(
+                settings, ctx.options, [items[i] for i in due], credentials, account_id, region, ctx.redactor, callers
+            )
+            return _put(items, due, delegated), shards
+        each_place(act)
+        return items, None
     finally:
         if progress is not None:
             progress.finish()
 
 
-def _guarded_step(
-    step: Callable[[MaterialSpec, KeyResult, RunContext], None], ctx: RunContext, spec: MaterialSpec, result: KeyResult
-) -> None:
-    guarded(result, ctx, lambda: step(spec, result, ctx))
+def _put(items: list[Item], positions: list[int], new: list[Item]) -> list[Item]:
+    """``items`` with the items at ``positions`` replaced by ``new`` (in the same order)."""
+    updated = list(items)
+    for i, item in zip(positions, new, strict=True):
+        updated[i] = item
+    return updated
 
 
-def _plan_or_witness(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+def _plan_or_witness(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
     """The plan step; a witness is only described (see :mod:`renewer.identity`)."""
-    (witness_key if result.via == WITNESS else plan_key)(spec, result, ctx)
+    return (witness_key if result.via is WITNESS else plan_key)(spec, result, ctx)
 
 
 def _fan_out(
     settings: Settings,
     options: Options,
-    due: list[tuple[MaterialSpec, KeyResult]],
+    due: list[Item],
     credentials: Credentials | None,
     account_id: str | None,
     region: str | None,
     redactor: Redactor,
     callers: Callers,
-) -> list[dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], list[Item]]:
     fanout = settings.config.fanout
     assert fanout is not None
     try:
@@ -254,9 +273,7 @@ def _fan_out(
         found = credentials or default_credentials()
     except Exception as exc:  # no endpoint, or no credentials in the default chain
         message = exc.message if isinstance(exc, RenewerError) else f"{type(exc).__name__}: credentials unavailable"
-        for _, result in due:
-            result.fail("FanoutFailed", message)
-        return []
+        return [], [(spec, result.fail("FanoutFailed", message)) for spec, result in due]
     redactor.register(found.access_key_secret)
     if found.security_token:
         redactor.register(found.security_token)
@@ -304,7 +321,7 @@ def _send_metrics(
             if isinstance(exc, RenewerError):
                 code, message = exc.code, ctx.redactor.scrub(exc.message)
             else:
-                code, message = "InternalError", f"{type(exc).__name__} while sending metrics"
+                code, message = RenewerBug.code, f"{type(exc).__name__} while sending metrics"
             log_event("metrics_failed", destination=name, code=code, message=message)
             destinations.append({"destination": name, "sent": False, "error": f"{code}: {message}"})
     errors = [d["error"] for d in destinations if d["error"]]

@@ -9,7 +9,6 @@ Endpoints and credentials follow boto3's own conventions (``AWS_ENDPOINT_URL``,
 
 from __future__ import annotations
 
-import base64
 import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
@@ -19,7 +18,7 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
-from renewer.errors import CloudError
+from renewer.errors import CloudError, ErrorKind
 from renewer.retry import Caller
 from renewer.targets import ImportParameters, KeyInfo, parse_http_date
 from renewer.wrapping import WrappingAlgorithm
@@ -31,22 +30,74 @@ MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead
 BOTO_CONFIG = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}, connect_timeout=5, read_timeout=10)
 
 
+#: The service's codes by what they mean (botocore's KMS, Secrets Manager and CloudWatch models and
+#: the AWS KMS API reference, "Common Errors"); any other 5xx is transient too, any other code permanent.
+_KINDS: dict[str, ErrorKind] = {
+    **dict.fromkeys(
+        (
+            "ThrottlingException",
+            "Throttling",
+            "KMSInternalException",
+            "DependencyTimeoutException",
+            "RequestLimitExceeded",
+            "ServiceUnavailableException",
+            "ServiceUnavailable",
+            "InternalServiceError",
+            "InternalFailure",
+            "InternalError",
+        ),
+        ErrorKind.TRANSIENT,
+    ),
+    **dict.fromkeys(("ExpiredImportTokenException", "InvalidImportTokenException"), ErrorKind.STALE_IMPORT_TOKEN),
+    **dict.fromkeys(
+        (
+            "AccessDeniedException",
+            "UnrecognizedClientException",
+            "InvalidSignatureException",
+            "IncompleteSignature",
+            "ExpiredTokenException",
+            "InvalidClientTokenId",
+            "MissingAuthenticationToken",
+            "SignatureDoesNotMatch",
+        ),
+        ErrorKind.CREDENTIALS,
+    ),
+    **dict.fromkeys(("NotFoundException", "ResourceNotFoundException"), ErrorKind.NOT_FOUND),
+}
+
+
+def kind_of(code: str, message: str, status: int | None) -> ErrorKind:
+    """The kind of one of the service's errors. A ``ValidationException`` about ``ValidTo`` is the
+    service rejecting our new expiry (in the past, or over 365 days ahead, by its own clock)."""
+    if code == "ValidationException" and "ValidTo" in message:
+        return ErrorKind.EXPIRY_REJECTED
+    kind = _KINDS.get(code)
+    if kind is not None:
+        return kind
+    return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
+
+
 def translate(exc: BaseException, action: str) -> CloudError | None:
-    """botocore exceptions as :class:`CloudError` (the error code and message only), or None for an
-    exception that is not botocore's. botocore's exception is not kept as the cause."""
+    """botocore exceptions as :class:`CloudError` (the error code and message only, and its kind),
+    or None for an exception that is not botocore's. botocore's exception is not kept as the cause."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-        return CloudError(
-            str(error.get("Code") or "UnknownError"), str(error.get("Message") or ""), http_status=status, action=action
-        )
+        code, message = str(error.get("Code") or "UnknownError"), str(error.get("Message") or "")
+        return CloudError(code, message, kind=kind_of(code, message, status), http_status=status, action=action)
     if isinstance(exc, NoCredentialsError):
-        return CloudError("NoCredentials", f"{action}: no AWS credentials found", action=action)
+        return CloudError(
+            "NoCredentials", f"{action}: no AWS credentials found", kind=ErrorKind.CREDENTIALS, action=action
+        )
     if isinstance(exc, BotoCoreError):  # endpoint unreachable, timeouts
         unknown = isinstance(exc, ReadTimeoutError)  # sent, unanswered: the service may have acted
         what = "no answer in time" if unknown else "connection failed"
         return CloudError(
-            "ConnectionError", f"{action}: {what} ({type(exc).__name__})", action=action, outcome_unknown=unknown
+            "ConnectionError",
+            f"{action}: {what} ({type(exc).__name__})",
+            kind=ErrorKind.TRANSIENT,
+            action=action,
+            outcome_unknown=unknown,
         )
     return None
 
@@ -121,18 +172,11 @@ class AwsKms(_Called):
             ),
         )
         return ImportParameters(
-            response["KeyId"],
-            base64.b64encode(response["PublicKey"]).decode(),
-            base64.b64encode(response["ImportToken"]).decode(),
-            _epoch(response.get("ParametersValidTo")),
+            response["KeyId"], response["PublicKey"], response["ImportToken"], _epoch(response.get("ParametersValidTo"))
         )
 
-    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> str | None:
-        arguments: dict[str, Any] = {
-            "KeyId": key_id,
-            "ImportToken": base64.b64decode(token),
-            "EncryptedKeyMaterial": base64.b64decode(wrapped_b64),
-        }
+    def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> str | None:
+        arguments: dict[str, Any] = {"KeyId": key_id, "ImportToken": token, "EncryptedKeyMaterial": wrapped}
         if expire_unix:
             arguments.update(
                 ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=datetime.fromtimestamp(expire_unix, tz=timezone.utc)
@@ -142,10 +186,10 @@ class AwsKms(_Called):
         response = self._call("ImportKeyMaterial", lambda: self.client.import_key_material(**arguments))
         return response.get("KeyMaterialId")
 
-    def canary(self, key_id: str, plaintext: str) -> str:
-        blob = self._call("Encrypt", lambda: self.client.encrypt(KeyId=key_id, Plaintext=plaintext.encode()))
+    def canary(self, key_id: str, plaintext: bytes) -> bytes:
+        blob = self._call("Encrypt", lambda: self.client.encrypt(KeyId=key_id, Plaintext=plaintext))
         blob = blob["CiphertextBlob"]
-        return self._call("Decrypt", lambda: self.client.decrypt(CiphertextBlob=blob))["Plaintext"].decode()
+        return self._call("Decrypt", lambda: self.client.decrypt(CiphertextBlob=blob))["Plaintext"]
 
     def list_key_ids(self) -> list[str]:
         ids: list[str] = []

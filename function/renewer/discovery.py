@@ -28,8 +28,8 @@ def discover(
     kms_for: Callable[[str], TaggedKeys],
     concurrency: int,
 ) -> list[tuple[MaterialSpec, KeyResult]]:
-    """The keys discovery adds to ``listed``. A key claimed by two materials gets neither: it fails
-    with ``AmbiguousMaterial`` (importing the wrong material could bind a key for good)."""
+    """``listed`` and the keys discovery adds to it. A key claimed by two materials gets neither: it
+    fails with ``AmbiguousMaterial`` (importing the wrong material could bind a key for good)."""
     claimed: dict[tuple[str, str], list[tuple[MaterialSpec, KeyResult]]] = {}
     for spec, result in listed:
         claimed.setdefault((result.region, result.key_id), []).append((spec, result))
@@ -39,18 +39,18 @@ def discover(
             continue
         for region in spec.discover.regions:
             for key_id in _tagged(spec, region, kms_for(region), concurrency, added):
-                if (region, key_id) in claimed:
-                    claimed[(region, key_id)].append((spec, KeyResult(spec.name, region, key_id, via="discovery")))
-                    continue
-                result = KeyResult(spec.name, region, key_id, via="discovery")
-                claimed[(region, key_id)] = [(spec, result)]
-                added.append((spec, result))
+                result = KeyResult.new(spec.name, region, key_id, via="discovery")
+                if (region, key_id) not in claimed:
+                    added.append((spec, result))
+                claimed.setdefault((region, key_id), []).append((spec, result))
+    ambiguous: dict[int, KeyResult] = {}  # by id(): the very result object claimed twice
     for (region, key_id), owners in claimed.items():
         names = sorted({spec.name for spec, _ in owners})
         if len(names) > 1:
+            message = f"key {key_id} in {region} is claimed by materials {', '.join(names)}"
             for _, result in owners:
-                result.fail("AmbiguousMaterial", f"key {key_id} in {region} is claimed by materials {', '.join(names)}")
-    return added
+                ambiguous[id(result)] = result.fail("AmbiguousMaterial", message)
+    return [(spec, ambiguous.get(id(result), result)) for spec, result in [*listed, *added]]
 
 
 def _tagged(
@@ -63,9 +63,9 @@ def _tagged(
         with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix=f"discover-{region}") as pool:
             tags = list(pool.map(kms.list_resource_tags, key_ids))
     except RenewerError as exc:
-        failed = KeyResult(spec.name, region, f"discover:{spec.discover.describe()}", via="discovery")
-        failed.fail(exc.code, f"discovery by {spec.discover.describe()} in {region} failed: {exc.message}")
-        added.append((spec, failed))
+        failed = KeyResult.new(spec.name, region, f"discover:{spec.discover.describe()}", via="discovery")
+        message = f"discovery by {spec.discover.describe()} in {region} failed: {exc.message}"
+        added.append((spec, failed.fail(exc.code, message)))
         return []
     found = [key_id for key_id, t in zip(key_ids, tags, strict=True) if t.get(wanted[0]) == wanted[1]]
     log_event("discovered", material=spec.name, region=region, tag=spec.discover.describe(), keys=len(found))

@@ -1,8 +1,23 @@
-"""The function's own small error hierarchy. Every error carries a short ``code`` for the report."""
+"""The function's own small error hierarchy. Every error carries a short ``code`` for the report
+(the codes the function itself emits are listed in :mod:`renewer.codes`); a :class:`CloudError`
+also carries a :class:`ErrorKind`, set by the adapter that translated it, which is all the flow and
+the retry act on: no cloud's codes or message texts outside its adapter."""
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Any
+
+
+class ErrorKind(Enum):
+    """What a failed cloud call means for the caller, whichever cloud said it."""
+
+    TRANSIENT = "transient"  # throttling, a 5xx, no connection: retried while the deadline allows
+    STALE_IMPORT_TOKEN = "stale_import_token"  # noqa: S105 (a kind, not a token). Fetch new import parameters and import again
+    EXPIRY_REJECTED = "expiry_rejected"  # the service refused the new expiry (earlier than its time)
+    CREDENTIALS = "credentials"  # no, wrong or insufficient credentials
+    NOT_FOUND = "not_found"  # no such key, alias or secret
+    PERMANENT = "permanent"  # anything else: the same call would fail the same way
 
 
 class RenewerError(Exception):
@@ -44,6 +59,7 @@ class KeyStateError(RenewerError):
 class CloudError(RenewerError):
     """A cloud API call failed: the service's error ``code`` and ``message``, never request data.
 
+    ``kind``: what it means (:class:`ErrorKind`), decided by the adapter that translated it.
     ``outcome_unknown``: the request was sent but no answer came (a read timeout): the service may
     have done it. Only idempotent calls are retried after such an error.
     """
@@ -53,14 +69,22 @@ class CloudError(RenewerError):
         code: str,
         message: str,
         *,
+        kind: ErrorKind = ErrorKind.PERMANENT,
         http_status: int | None = None,
         action: str = "",
         outcome_unknown: bool = False,
     ) -> None:
         super().__init__(message, code=code)
+        self.kind = kind
         self.http_status = http_status
         self.action = action
         self.outcome_unknown = outcome_unknown
+
+
+class RenewerBug(RenewerError):
+    """An exception nobody raised on purpose: a bug in this function (never a service's fault)."""
+
+    code = "RenewerBug"
 
 
 class DeadlineExceeded(RenewerError):

@@ -21,11 +21,11 @@ from typing import Any, Protocol
 
 from renewer.config import Fanout, KeyTarget, MaterialSpec
 from renewer.credentials import Credentials
-from renewer.errors import CloudError, ConfigError, EventError, RenewerError
+from renewer.errors import CloudError, ConfigError, ErrorKind, EventError, RenewerError
 from renewer.events import Options, Shard, ShardKey
 from renewer.logs import log_event
 from renewer.redact import Redactor
-from renewer.report import KeyResult
+from renewer.report import Done, KeyResult, Outcome
 from renewer.retry import Caller
 
 Item = tuple[MaterialSpec, KeyResult]
@@ -52,9 +52,13 @@ def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
     ]
 
 
-def fan_out(due: list[Item], options: Options, fanout: Fanout, invoker: Invoker) -> list[dict[str, Any]]:
-    """Invoke one worker per shard; marks each key ``delegated`` (or ``failed`` with the invoke error)."""
+def fan_out(
+    due: list[Item], options: Options, fanout: Fanout, invoker: Invoker
+) -> tuple[list[dict[str, Any]], list[Item]]:
+    """Invoke one worker per shard: the shard records, and each key ``delegated`` (or ``failed``
+    with the invoke error, ``FanoutFailed``)."""
     records = []
+    results: list[Item] = []
     for shard, chunk in split(due, fanout.shard_size):
         payload = json.dumps(
             {
@@ -70,15 +74,16 @@ def fan_out(due: list[Item], options: Options, fanout: Fanout, invoker: Invoker)
             record["status"] = "invoked"
         except RenewerError as exc:
             record.update(status="failed", error=f"{exc.code}: {exc.message}")
-        for _, result in chunk:
+        for spec, result in chunk:
             if record["status"] == "invoked":
-                result.outcome = "delegated"
-                result.notes.append(f"delegated to shard {shard.id}/{shard.of} ({record['request_id']})")
+                note = f"delegated to shard {shard.id}/{shard.of} ({record['request_id']})"
+                result = result.finished(Done(Outcome.DELEGATED, notes=(note,)))
             else:
-                result.fail("FanoutFailed", f"invoking shard {shard.id}/{shard.of} failed: {record['error']}")
+                result = result.fail("FanoutFailed", f"invoking shard {shard.id}/{shard.of} failed: {record['error']}")
+            results.append((spec, result))
         log_event("shard", **record)
         records.append(record)
-    return records
+    return records, results
 
 
 def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
@@ -104,7 +109,7 @@ def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
         elif k.via not in ("config", "discovery"):
             refused.append(f"{label}: unknown origin")
         else:
-            items.append((spec, KeyResult(k.material, k.region, k.key_id, cloud=k.cloud, via=k.via)))
+            items.append((spec, KeyResult.new(k.material, k.region, k.key_id, cloud=k.cloud, via=k.via)))
     if refused:
         shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
         raise EventError(f"shard {shard.id}/{shard.of} names keys this configuration does not assign: {shown}")
@@ -148,20 +153,40 @@ class FcInvoker:
         return response.headers.get("x-fc-request-id") or response.headers.get("X-Fc-Request-Id") or ""
 
 
+#: Function Compute's codes by what they mean (FC 2.0 API reference, "Error codes"); any other 5xx
+#: is transient too, any other code permanent.
+_FC_KINDS: dict[str, ErrorKind] = {
+    **dict.fromkeys(
+        ("ResourceThrottled", "ResourceExhausted", "ServiceUnavailable", "InternalServerError", "ConcurrencyExceeded"),
+        ErrorKind.TRANSIENT,
+    ),
+    **dict.fromkeys(
+        ("AccessDenied", "InvalidAccessKeyID", "SignatureNotMatch", "InvalidSecurityToken"), ErrorKind.CREDENTIALS
+    ),
+    **dict.fromkeys(("ServiceNotFound", "FunctionNotFound"), ErrorKind.NOT_FOUND),
+}
+
+
 def translate_fc(exc: BaseException, action: str) -> CloudError | None:
     """aliyun-fc2's exceptions as :class:`CloudError`; its exception (which holds the request's
     headers, the STS token among them) is not kept."""
     import fc2
+    import requests
 
     if isinstance(exc, fc2.fc_exceptions.FcError):
-        return CloudError(
-            exc.err_code or "FcError", _error_message(exc.message), http_status=exc.status_code, action=action
-        )
+        code = exc.err_code or "FcError"
+        status = exc.status_code
+        kind = _FC_KINDS.get(code) or (ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT)
+        return CloudError(code, _error_message(exc.message), kind=kind, http_status=status, action=action)
     if isinstance(exc, OSError):  # requests' errors are OSErrors
-        unknown = type(exc).__name__ == "ReadTimeout"
+        unknown = isinstance(exc, requests.exceptions.ReadTimeout)
         what = "no answer in time" if unknown else "connection failed"
         return CloudError(
-            "ConnectionError", f"{action}: {what} ({type(exc).__name__})", action=action, outcome_unknown=unknown
+            "ConnectionError",
+            f"{action}: {what} ({type(exc).__name__})",
+            kind=ErrorKind.TRANSIENT,
+            action=action,
+            outcome_unknown=unknown,
         )
     return None
 

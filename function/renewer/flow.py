@@ -11,20 +11,18 @@ the same material is harmless, so two runs, even at once, leave every key as goo
 
 from __future__ import annotations
 
-import base64
 import os
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from renewer.clock import Clock
 from renewer.config import MaterialSpec, Policy
-from renewer.errors import CloudError, KeyStateError, MaterialError, RenewerError
+from renewer.errors import CloudError, ErrorKind, KeyStateError, MaterialError, RenewerBug, RenewerError
 from renewer.events import Options
 from renewer.material import KeyMaterial, check_kcv
 from renewer.redact import Redactor
-from renewer.report import KeyResult, iso
-from renewer.retry import is_transient
+from renewer.report import Decision, Described, Done, Failure, KeyResult, Outcome, Via, iso
 from renewer.sources import MaterialSource
 from renewer.targets import KeyInfo, KmsTarget
 from renewer.wrapping import WrappingAlgorithm, load_public_key
@@ -37,12 +35,6 @@ MAX_CLOCK_SKEW_SECONDS = 300  # beyond it, the region's keys fail (ClockSkew)
 #: set this much short of it, so seconds of skew or latency cannot have every key refused.
 SERVICE_MAXIMUM_MARGIN_SECONDS = 15 * 60
 MAX_VALIDITY_SECONDS = {"aws": 365 * DAY}
-STALE_TOKEN_CODES = (
-    "ExpiredImportToken",
-    "InvalidImportToken",
-    "ExpiredImportTokenException",  # AWS
-    "InvalidImportTokenException",
-)
 IMPORT_ATTEMPTS = 3  # fresh import parameters for each, when the token went stale
 
 
@@ -153,57 +145,59 @@ class RunContext:
 
 def decide(
     info: KeyInfo, policy: Policy, force: bool, now: float, allow_shorter: bool = False
-) -> tuple[str, str | None]:
-    """(``recover`` | ``renew`` | ``skip``, a note or None). A forced renewal never shortens the
-    expiry the key has, unless ``allow_shorter`` (the event's ``allowShorterExpiry``)."""
+) -> tuple[Decision, str | None]:
+    """(recover | renew | skip, a note or None). A forced renewal never shortens the expiry the key
+    has, unless ``allow_shorter`` (the event's ``allowShorterExpiry``)."""
     if info.state == "PendingImport":
-        return "recover", "material expired or was never imported" if info.expires else "material never imported"
+        note = "material expired or was never imported" if info.expires else "material never imported"
+        return Decision.RECOVER, note
     if info.expires is None:
-        return "skip", "material never expires"
+        return Decision.SKIP, "material never expires"
     left = info.expires - now
     if left <= policy.renew_before_days * DAY:
-        return "renew", None
+        return Decision.RENEW, None
     if force:
         if not allow_shorter and policy.validity_days and info.expires > now + policy.validity_days * DAY:
-            return "skip", (
+            return Decision.SKIP, (
                 f"forced, but the material already expires {iso(info.expires)}, later than the "
                 f"{policy.validity_days} days a renewal would set: not shortened (allowShorterExpiry shortens it)"
             )
-        return "renew", "forced"
-    return "skip", None
+        return Decision.RENEW, "forced"
+    return Decision.SKIP, None
 
 
 def urgency(result: KeyResult) -> tuple[int, float]:
     """Sort key, most urgent first: material already gone (soonest-gone first), then soonest expiry."""
     expires = result.expires_before if result.expires_before is not None else float("inf")
-    return (0 if result.decision == "recover" else 1, expires)
+    return (0 if result.decision is Decision.RECOVER else 1, expires)
 
 
-def guarded(result: KeyResult, ctx: RunContext, step: Callable[[], None]) -> None:
-    """Run one step for a key; any error fails that key (scrubbed of secrets), never the run."""
+Step = Callable[[MaterialSpec, KeyResult, "RunContext"], KeyResult]
+
+
+def guarded(step: Step, spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
+    """Run one step for a key; any error fails that key (scrubbed of secrets), never the run. An
+    exception nobody raised on purpose is this function's bug (``RenewerBug``), not the service's."""
     try:
-        step()
+        return step(spec, result, ctx)
     except RenewerError as exc:
-        result.fail(exc.code, ctx.redactor.scrub(exc.message))
+        return result.fail(exc.code, ctx.redactor.scrub(exc.message))
     except Exception as exc:  # a bug must fail this key, not the run
-        result.fail("InternalError", ctx.redactor.scrub(f"{type(exc).__name__}: {exc}"))
+        return result.fail(RenewerBug.code, ctx.redactor.scrub(f"{type(exc).__name__}: {exc}"))
 
 
-def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
-    """Describe and decide. Leaves ``outcome`` unset for a key that needs action."""
+def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
+    """Describe and decide: the key described (its decision in ``described``), and done only when
+    no action is due (skipped). Raises for a key that cannot take imported material."""
     kms = ctx.kms_for(result.cloud, result.region)
     info = kms.describe_key(result.key_id)
-    result.resolved_key_id = info.key_id
-    result.material_id = info.material_id
-    result.state_before = result.state_after = info.state
-    result.expires_before = result.expires_after = info.expires
     ctx.clock_check.observe(result.cloud, result.region, info.server_time)
-    if result.via == "discovery" and ctx.options.shard is not None:
-        _check_discovered(kms, spec, result)
-    if info.origin != "EXTERNAL" and result.via == "discovery":
-        result.outcome = "skipped"
-        result.notes.append(f"tagged, but its origin is {info.origin}: discovery keeps EXTERNAL keys only")
-        return
+    seen = Described(info.key_id, info.state, info.expires, info.material_id)
+    if result.via is Via.DISCOVERY and ctx.options.shard is not None:
+        _check_discovered(kms, spec, result.planned(seen))
+    if info.origin != "EXTERNAL" and result.via is Via.DISCOVERY:
+        note = f"tagged, but its origin is {info.origin}: discovery keeps EXTERNAL keys only"
+        return result.planned(seen).finished(Done.skipped(note))
     if info.origin != "EXTERNAL":
         raise KeyStateError(
             f"key origin is {info.origin}; only EXTERNAL keys hold imported material", code="NotExternal"
@@ -212,13 +206,11 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
         raise KeyStateError("key is pending deletion; cancel the deletion first", code="PendingDeletion")
     now = ctx.clock_check.now(result.cloud, result.region)
     decision, note = decide(info, spec.policy, ctx.options.force, now, ctx.options.allow_shorter_expiry)
-    result.decision = decision
-    if note:
-        result.notes.append(note)
+    notes = (note,) if note else ()
     if info.state == "Disabled":
-        result.notes.append("key is disabled; its material is renewed but it stays disabled")
-    if decision == "skip":
-        result.outcome = "skipped"
+        notes += ("key is disabled; its material is renewed but it stays disabled",)
+    planned = result.planned(replace(seen, decision=decision, notes=notes))
+    return planned.finished(Done.skipped()) if decision is Decision.SKIP else planned
 
 
 def _check_discovered(kms: KmsTarget, spec: MaterialSpec, result: KeyResult) -> None:
@@ -240,64 +232,71 @@ def _check_discovered(kms: KmsTarget, spec: MaterialSpec, result: KeyResult) -> 
         )
 
 
-def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
     """Describe a key only to learn its id (see :func:`renewer.identity.witnesses`). A transient
     failure leaves it unknown (``AmbiguityUnchecked``); any other (no such alias) means it names no
     key, and so not one of the shard's."""
     try:
-        result.resolved_key_id = ctx.kms_for(result.cloud, result.region).describe_key(result.key_id).key_id
+        described = Described(ctx.kms_for(result.cloud, result.region).describe_key(result.key_id).key_id)
     except RenewerError as exc:
-        if not isinstance(exc, CloudError) or is_transient(exc):
-            result.fail("AmbiguityUnchecked", f"{exc.code}: {exc.message}")
-            return
-    result.outcome = "skipped"
+        if not isinstance(exc, CloudError) or exc.kind is ErrorKind.TRANSIENT:
+            return result.fail("AmbiguityUnchecked", f"{exc.code}: {exc.message}")
+        return result.finished(Done.skipped())
+    return result.planned(described).finished(Done.skipped())
 
 
-def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> None:
+def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
     """Read the material, then (unless a dry run) import it and verify."""
     material = ctx.materials.get(spec)
     if ctx.options.dry_run:
-        result.outcome = "dry_run"
-        return
+        return result.finished(Done(Outcome.DRY_RUN))
     kms = ctx.kms_for(result.cloud, result.region)
     key_id = result.resolved_key_id or result.key_id
-    expire = new_expiry(spec.policy, result, ctx)
+    expire, notes = new_expiry(spec.policy, result, ctx)
     if _would_shorten(expire, result) and not ctx.options.allow_shorter_expiry:
-        result.outcome = "skipped"
-        result.notes.append(
-            f"the material already expires {iso(result.expires_before)}, later than the {iso(float(expire))} "
-            "this renewal would set: not shortened (allowShorterExpiry shortens it)"
+        return result.finished(
+            Done.skipped(
+                *notes,
+                f"the material already expires {iso(result.expires_before)}, later than the {iso(float(expire))} "
+                "this renewal would set: not shortened (allowShorterExpiry shortens it)",
+            )
         )
-        return
-    _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx.redactor)
+    material_id, import_notes = _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx)
+    notes += import_notes
     try:
         after = _verify(kms, key_id, result.state_before, expire, spec.policy)
     except RenewerError as exc:  # the service took the import; the check after it did not work out
-        result.unverified(
-            float(expire) if expire else None,
-            exc.code,
-            ctx.redactor.scrub(f"imported, but not verified: {exc.message}"),
+        return result.finished(
+            Done(
+                Outcome.UNVERIFIED,
+                expires=float(expire) if expire else None,
+                expires_set=True,
+                expires_verified=False,
+                material_id=material_id,
+                error=Failure(exc.code, ctx.redactor.scrub(f"imported, but not verified: {exc.message}")),
+                notes=notes,
+            )
         )
-        return
-    result.state_after = after.state
-    result.expires_after = after.expires
-    result.outcome = "recovered" if result.decision == "recover" else "renewed"
+    outcome = Outcome.RECOVERED if result.decision is Decision.RECOVER else Outcome.RENEWED
+    return result.finished(
+        Done(outcome, after.state, after.expires, expires_set=True, material_id=material_id, notes=notes)
+    )
 
 
-def new_expiry(policy: Policy, result: KeyResult, ctx: RunContext) -> int:
-    """Unix seconds of the new expiry (0 = never), from the service's time; at a service maximum
-    (AWS's 365 days) it stays :data:`SERVICE_MAXIMUM_MARGIN_SECONDS` short of it."""
+def new_expiry(policy: Policy, result: KeyResult, ctx: RunContext) -> tuple[int, tuple[str, ...]]:
+    """Unix seconds of the new expiry (0 = never), from the service's time, and a note when it was
+    capped: at a service maximum (AWS's 365 days) it stays :data:`SERVICE_MAXIMUM_MARGIN_SECONDS`
+    short of it."""
     if not policy.validity_days:
-        return 0
+        return 0, ()
     expire = int(ctx.clock_check.now(result.cloud, result.region)) + policy.validity_days * DAY
     maximum = MAX_VALIDITY_SECONDS.get(result.cloud)
     if maximum is not None:
         service_now = ctx.clock.now() + ctx.clock_check.skew(result.cloud, result.region)
         ceiling = int(service_now) + maximum - SERVICE_MAXIMUM_MARGIN_SECONDS
         if expire > ceiling:
-            result.notes.append(f"expiry set {SERVICE_MAXIMUM_MARGIN_SECONDS // 60} min short of the service maximum")
-            expire = ceiling
-    return expire
+            return ceiling, (f"expiry set {SERVICE_MAXIMUM_MARGIN_SECONDS // 60} min short of the service maximum",)
+    return expire, ()
 
 
 def _would_shorten(expire: int, result: KeyResult) -> bool:
@@ -314,28 +313,28 @@ def _import(
     algorithm: WrappingAlgorithm,
     expire: int,
     result: KeyResult,
-    redactor: Redactor,
-) -> None:
-    """Parameters, wrap, import; new parameters when the token went stale on the way."""
+    ctx: RunContext,
+) -> tuple[str | None, tuple[str, ...]]:
+    """Parameters, wrap, import; new parameters when the token went stale on the way. Returns the
+    key material id (where the service reports one) and notes."""
+    notes: tuple[str, ...] = ()
     for attempt in range(1, IMPORT_ATTEMPTS + 1):
         params = kms.get_parameters_for_import(key_id, algorithm.value)
-        redactor.register(params.token)
-        wrapped = base64.b64encode(material.wrap(load_public_key(params.public_key), algorithm)).decode()
-        redactor.register(wrapped)
+        ctx.redactor.register(params.token)
+        wrapped = material.wrap(load_public_key(params.public_key), algorithm)
+        ctx.redactor.register(wrapped)
         try:
             material_id = kms.import_key_material(key_id, wrapped, params.token, expire)
         except CloudError as exc:
-            if exc.code in STALE_TOKEN_CODES and attempt < IMPORT_ATTEMPTS:
-                result.notes.append(f"import token rejected ({exc.code}); fetched new import parameters")
+            if exc.kind is ErrorKind.STALE_IMPORT_TOKEN and attempt < IMPORT_ATTEMPTS:
+                notes += (f"import token rejected ({exc.code}); fetched new import parameters",)
                 continue
-            rejected_expiry = (exc.code == "InvalidParameter" and "KeyMaterialExpireUnix" in exc.message) or (
-                exc.code == "ValidationException" and "ValidTo" in exc.message
-            )
-            if rejected_expiry:
+            if exc.kind is ErrorKind.EXPIRY_REJECTED:
                 raise CloudError(
                     exc.code,
                     f"{exc.message} The service rejected the new expiry {iso(expire)} as earlier than its own "
                     "time: this function's clock is probably behind the service's.",
+                    kind=exc.kind,
                     http_status=exc.http_status,
                     action=exc.action,
                 ) from exc
@@ -346,8 +345,8 @@ def _import(
                 "material the key had",
                 code="KeyMaterialIdChanged",
             )
-        result.material_id = material_id or result.material_id
-        return
+        return material_id or result.material_id, notes
+    raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
 
 def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, policy: Policy) -> KeyInfo:
@@ -372,7 +371,7 @@ def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, 
             code="VerificationFailed",
         )
     if policy.verify == "canary" and after.state == "Enabled":
-        probe = base64.b64encode(os.urandom(24)).decode()
+        probe = os.urandom(24)
         if kms.canary(key_id, probe) != probe:
             raise KeyStateError("canary Encrypt/Decrypt round trip returned different data", code="VerificationFailed")
     return after

@@ -9,45 +9,50 @@ alias, by id and by ARN, listed and discovered) under two materials gets neither
 from __future__ import annotations
 
 from renewer.config import MaterialSpec
-from renewer.report import KeyResult
+from renewer.report import Described, Done, KeyResult, Outcome, Via
 
 Item = tuple[MaterialSpec, KeyResult]
-WITNESS = "witness"  # a key described only to check a fan-out worker's keys against; never acted on
+WITNESS = Via.WITNESS  # a key described only to check a fan-out worker's keys against; never acted on
 
 
-def resolve(items: list[Item]) -> None:
-    """After the plan step: fail keys claimed by two materials, mark repeats of a key under one
-    material ``skipped``. Keys whose description failed have no resolved id and are left alone."""
-    claims: dict[tuple[str, str, str], list[Item]] = {}
+def resolve(items: list[Item]) -> list[Item]:
+    """After the plan step: keys claimed by two materials fail, repeats of a key under one material
+    are ``skipped``. Keys whose description failed have no resolved id and are left alone. Returns
+    the items with those keys' new results, in the order given."""
+    claims: dict[tuple[str, str, str], list[int]] = {}
     unchecked: set[tuple[str, str]] = set()
-    for spec, result in items:
-        if result.via == WITNESS and result.error_code == "AmbiguityUnchecked":
+    for i, (_, result) in enumerate(items):
+        if result.via is WITNESS and result.error_code == "AmbiguityUnchecked":
             unchecked.add((result.cloud, result.region))
         if result.resolved_key_id is not None:
-            claims.setdefault(result.identity, []).append((spec, result))
+            claims.setdefault(result.identity, []).append(i)
+    done: dict[int, KeyResult] = {}
     for (cloud, region, key_id), owners in claims.items():
-        names = sorted({spec.name for spec, _ in owners})
-        mine = [result for _, result in owners if result.via != WITNESS]
+        names = sorted({items[i][0].name for i in owners})
+        mine = [i for i in owners if items[i][1].via is not WITNESS]
         if len(names) > 1:
-            named = ", ".join(sorted({f"{r.key_id} ({spec.name})" for spec, r in owners}))
-            for result in mine:
-                result.fail(
+            named = ", ".join(sorted({f"{items[i][1].key_id} ({items[i][0].name})" for i in owners}))
+            for i in mine:
+                done[i] = items[i][1].fail(
                     "AmbiguousMaterial",
                     f"key {key_id} in {cloud}:{region} is reached under materials {', '.join(names)} (as {named}); "
                     "a key holds one material, so it gets neither",
                 )
             continue
-        for repeat in mine[1:]:
-            if repeat.outcome is None or repeat.outcome == "skipped":
-                repeat.outcome = "skipped"
-                repeat.notes.append(f"same key as {mine[0].key_id} ({mine[0].via}): renewed once, there")
-    for _, result in items:
-        if result.via != WITNESS and result.outcome is None and (result.cloud, result.region) in unchecked:
-            result.fail(
+        first = items[mine[0]][1] if mine else None
+        for i in mine[1:]:
+            repeat = items[i][1]
+            if first is not None and repeat.outcome in (None, Outcome.SKIPPED):
+                note = f"same key as {first.key_id} ({first.via}): renewed once, there"
+                done[i] = repeat.finished(Done.skipped(*(repeat.done.notes if repeat.done else ()), note))
+    for i, (_, result) in enumerate(items):
+        if result.via is not WITNESS and result.outcome is None and (result.cloud, result.region) in unchecked:
+            done[i] = result.fail(
                 "AmbiguityUnchecked",
                 f"another material's key in {result.cloud}:{result.region} could not be described, so this key "
                 "cannot be shown not to be the same key; not renewed",
             )
+    return [(spec, done.get(i, result)) for i, (spec, result) in enumerate(items)]
 
 
 def witnesses(shard_items: list[Item], specs: list[MaterialSpec]) -> list[Item]:
@@ -63,10 +68,10 @@ def witnesses(shard_items: list[Item], specs: list[MaterialSpec]) -> list[Item]:
             where = (target.cloud, target.region)
             if where not in places or (spec.name, *where, target.key_id) in named:
                 continue
-            result = KeyResult(spec.name, target.region, target.key_id, cloud=target.cloud, via=WITNESS)
-            result.resolved_key_id = plain_id(target.key_id)
-            if result.resolved_key_id is not None:
-                result.outcome = "skipped"
+            result = KeyResult.new(spec.name, target.region, target.key_id, cloud=target.cloud, via=WITNESS)
+            key_id = plain_id(target.key_id)
+            if key_id is not None:
+                result = result.planned(Described(key_id)).finished(Done.skipped())
             found.append((spec, result))
     return found
 

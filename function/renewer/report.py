@@ -6,15 +6,58 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
+from enum import Enum
 from typing import Any
 
-#: ``unverified``: the service accepted the import, but the check after it failed: the key probably
-#: holds the new expiry (``expires_after``, with ``expires_after_verified`` false), and is reported as
-#: a problem until a later run verifies it.
-OUTCOMES = ("renewed", "recovered", "skipped", "failed", "unverified", "dry_run", "not_attempted", "delegated")
-PROBLEMS = ("failed", "unverified")
+from renewer.codes import runbook
+
+
+class _Named(str, Enum):
+    """A str enum that prints as its value (``f"{Outcome.RENEWED}"`` is ``renewed`` on 3.10 and 3.12)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    def __hash__(self) -> int:  # equal to its value, so hashed like it (dict keys mix the two)
+        return hash(self.value)
+
+
+class Cloud(_Named):
+    ALIBABA = "alibaba"
+    AWS = "aws"
+
+
+class Via(_Named):
+    CONFIG = "config"  # listed in the configuration
+    DISCOVERY = "discovery"  # found by its tag
+    WITNESS = "witness"  # described only to compare ids (see renewer.identity); never acted on, never reported
+
+
+class Decision(_Named):
+    RECOVER = "recover"
+    RENEW = "renew"
+    SKIP = "skip"
+
+
+class Outcome(_Named):
+    """``unverified``: the service accepted the import, but the check after it failed: the key probably
+    holds the new expiry (``expires_after``, with ``expires_after_verified`` false), and is reported as
+    a problem until a later run verifies it."""
+
+    RENEWED = "renewed"
+    RECOVERED = "recovered"
+    SKIPPED = "skipped"
+    FAILED = "failed"
+    UNVERIFIED = "unverified"
+    DRY_RUN = "dry_run"
+    NOT_ATTEMPTED = "not_attempted"
+    DELEGATED = "delegated"
+
+
+OUTCOMES = tuple(o.value for o in Outcome)
+PROBLEMS = (Outcome.FAILED, Outcome.UNVERIFIED)
 
 
 def iso(unix: float | None) -> str | None:
@@ -23,64 +66,174 @@ def iso(unix: float | None) -> str | None:
     return datetime.fromtimestamp(unix, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-@dataclass
-class KeyResult:
+@dataclass(frozen=True)
+class KeyRef:
+    """A key as the configuration (or discovery, or a shard) names it, under one material."""
+
     material: str
+    cloud: Cloud
     region: str
     key_id: str
-    outcome: str | None = None  # one of OUTCOMES once the key is done
-    via: str = "config"  # "config" (listed) or "discovery" (found by tag)
-    cloud: str = "alibaba"
-    decision: str | None = None  # renew | recover | skip, once decided
-    resolved_key_id: str | None = None  # the key id behind an alias
-    state_before: str | None = None
-    state_after: str | None = None
-    expires_before: float | None = None
-    expires_after: float | None = None
-    expires_after_verified: bool = True  # False: what the accepted import asked for, not seen since
-    error_code: str | None = None
-    error_message: str | None = None
-    notes: list[str] = field(default_factory=list)
-    material_id: str | None = None  # AWS KeyMaterialId, where the service reports one
-    retries: list[int] = field(default_factory=lambda: [0])  # a cell the retry wrapper counts into
+    via: Via = Via.CONFIG
+
+
+@dataclass(frozen=True)
+class Described:
+    """What the plan step learnt: the service's view of the key, and what it decided."""
+
+    key_id: str  # the id the service resolved
+    state: str | None = None
+    expires: float | None = None
+    material_id: str | None = None
+    decision: Decision | None = None  # None: described only (a witness)
+    notes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Failure:
+    code: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Done:
+    """A key's final outcome, and what it left the key as (``None`` fields: as described)."""
+
+    outcome: Outcome
+    state: str | None = None
+    expires: float | None = None
+    expires_set: bool = False  # True: ``expires`` is the key's expiry after this step (None = never)
+    expires_verified: bool = True  # False: what the accepted import asked for, not seen since
+    material_id: str | None = None
+    error: Failure | None = None
+    notes: tuple[str, ...] = ()
+
+    @classmethod
+    def failed(cls, code: str, message: str, *notes: str) -> Done:
+        return cls(Outcome.FAILED, error=Failure(code, message), notes=notes)
+
+    @classmethod
+    def skipped(cls, *notes: str) -> Done:
+        return cls(Outcome.SKIPPED, notes=notes)
+
+
+@dataclass(frozen=True)
+class KeyResult:
+    """One key's journey: what names it, what the plan step described (``described``), what was done
+    (``done``: None while it still needs action), and what it cost. Immutable: each step returns a
+    new one (:meth:`planned`, :meth:`finished`); the report is built from these values."""
+
+    ref: KeyRef
+    described: Described | None = None
+    done: Done | None = None
+    retries: int = 0
     seconds: float = 0.0
+
+    @classmethod
+    def new(cls, material: str, region: str, key_id: str, *, cloud: str = "alibaba", via: str = "config") -> KeyResult:
+        return cls(KeyRef(material, Cloud(cloud), region, key_id, Via(via)))
+
+    def planned(self, described: Described) -> KeyResult:
+        return replace(self, described=described)
+
+    def finished(self, done: Done) -> KeyResult:
+        return replace(self, done=done)
+
+    def fail(self, code: str, message: str) -> KeyResult:
+        return self.finished(Done.failed(code, message))
+
+    def with_cost(self, retries: int, seconds: float) -> KeyResult:
+        return replace(self, retries=self.retries + retries, seconds=self.seconds + seconds)
+
+    # What the report, the metrics and the log read.
+    material = property(lambda self: self.ref.material)
+    cloud = property(lambda self: self.ref.cloud)
+    region = property(lambda self: self.ref.region)
+    key_id = property(lambda self: self.ref.key_id)
+    via = property(lambda self: self.ref.via)
+
+    @property
+    def outcome(self) -> Outcome | None:
+        return self.done.outcome if self.done else None
+
+    @property
+    def decision(self) -> Decision | None:
+        return self.described.decision if self.described else None
+
+    @property
+    def resolved_key_id(self) -> str | None:
+        return self.described.key_id if self.described else None
+
+    @property
+    def state_before(self) -> str | None:
+        return self.described.state if self.described else None
+
+    @property
+    def expires_before(self) -> float | None:
+        return self.described.expires if self.described else None
+
+    @property
+    def state_after(self) -> str | None:
+        if self.done is not None and self.done.state is not None:
+            return self.done.state
+        return self.state_before
+
+    @property
+    def expires_after(self) -> float | None:
+        if self.done is not None and self.done.expires_set:
+            return self.done.expires
+        return self.expires_before
+
+    @property
+    def expires_after_verified(self) -> bool:
+        return self.done.expires_verified if self.done else True
+
+    @property
+    def material_id(self) -> str | None:
+        if self.done is not None and self.done.material_id:
+            return self.done.material_id
+        return self.described.material_id if self.described else None
+
+    @property
+    def error_code(self) -> str | None:
+        return self.done.error.code if self.done and self.done.error else None
+
+    @property
+    def error_message(self) -> str | None:
+        return self.done.error.message if self.done and self.done.error else None
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return (*(self.described.notes if self.described else ()), *(self.done.notes if self.done else ()))
 
     @property
     def identity(self) -> tuple[str, str, str]:
         """(cloud, region, key id): the id the service resolved, once described; else as named."""
         return (self.cloud, self.region, self.resolved_key_id or self.key_id)
 
-    def fail(self, code: str, message: str) -> None:
-        self.outcome = "failed"
-        self.error_code = code
-        self.error_message = message
-
-    def unverified(self, expires: float | None, code: str, message: str) -> None:
-        """The import was accepted (asking for ``expires``), but verifying it failed."""
-        self.outcome = "unverified"
-        self.expires_after = expires
-        self.expires_after_verified = False
-        self.error_code = code
-        self.error_message = message
-
     def to_dict(self) -> dict[str, Any]:
+        error = None
+        if self.done is not None and self.done.error is not None:
+            error = {"code": self.error_code, "message": self.error_message}
+            if runbook(self.error_code):
+                error["runbook"] = runbook(self.error_code)
         return {
             "material": self.material,
-            "cloud": self.cloud,
+            "cloud": str(self.cloud),
             "region": self.region,
             "key_id": self.key_id,
             "resolved_key_id": self.resolved_key_id,
-            "via": self.via,
-            "outcome": self.outcome,
-            "decision": self.decision,
+            "via": str(self.via),
+            "outcome": str(self.outcome) if self.outcome is not None else None,
+            "decision": str(self.decision) if self.decision is not None else None,
             "state_before": self.state_before,
             "state_after": self.state_after,
             "expires_before": iso(self.expires_before),
             "expires_after": iso(self.expires_after),
             "expires_after_verified": self.expires_after_verified,
-            "error": {"code": self.error_code, "message": self.error_message} if self.error_code else None,
+            "error": error,
             "notes": list(self.notes),
-            "retries": self.retries[0],
+            "retries": self.retries,
             **({"key_material_id": self.material_id} if self.material_id else {}),
         }
 
@@ -88,7 +241,7 @@ class KeyResult:
 def summarize(results: list[KeyResult]) -> dict[str, int]:
     summary = dict.fromkeys(OUTCOMES, 0)
     for result in results:
-        summary[result.outcome or "not_attempted"] += 1
+        summary[str(result.outcome or Outcome.NOT_ATTEMPTED)] += 1
     return summary
 
 

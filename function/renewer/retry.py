@@ -6,7 +6,7 @@ One small wrapper rather than the SDK's ``RetryOptions`` (which the clients get 
 retries counted per key for the report, back-off that never sleeps past the run's deadline, an
 injected clock so tests never sleep, and the request budget taken before every attempt. botocore's
 and aliyun-fc2's own retries are off too (see :mod:`renewer.aws`, :mod:`renewer.fanout`).
-Permanent errors (``Forbidden.*``, ``InvalidKeyMaterial``, ...) are never retried.
+Only errors their adapter calls :attr:`ErrorKind.TRANSIENT` are retried.
 """
 
 from __future__ import annotations
@@ -21,34 +21,14 @@ from typing import Any, TypeVar
 from renewer.budget import RateLimiter
 from renewer.clock import Clock
 from renewer.deadline import Deadline
-from renewer.errors import CloudError, DeadlineExceeded
+from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
 
 T = TypeVar("T")
 
-TRANSIENT_CODES = frozenset(
-    {
-        "Throttling",
-        "Throttling.User",
-        "Throttling.Api",
-        "Rejected.Throttling",
-        "ServiceUnavailable",
-        "ServiceUnavailableTemporary",
-        "InternalFailure",
-        "InternalError",
-        "ConnectionError",
-        # AWS
-        "ThrottlingException",
-        "KMSInternalException",
-        "DependencyTimeoutException",
-        "RequestLimitExceeded",
-        "ServiceUnavailableException",
-        "InternalServiceError",
-    }
-)
-
 
 def is_transient(error: CloudError) -> bool:
-    return error.code in TRANSIENT_CODES or (error.http_status or 0) >= 500
+    """Worth another attempt: the adapter that translated it said so (see :class:`ErrorKind`)."""
+    return error.kind is ErrorKind.TRANSIENT
 
 
 @dataclass
@@ -63,10 +43,18 @@ class Backoff:
         return self.rng.uniform(0, min(self.cap, self.base * 2**attempt))
 
 
+class KeyRetries:
+    """The retries of one key's step: the executor sets one as :attr:`CallStats.current_key` around
+    the step, the caller counts into it, the executor records the count in the key's result."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+
 class CallStats:
     """API calls and retries of the run, and of the key the current thread works on."""
 
-    current_key: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("current_key", default=None)
+    current_key: contextvars.ContextVar[KeyRetries | None] = contextvars.ContextVar("current_key", default=None)
 
     def __init__(self) -> None:
         self.calls = 0
@@ -84,7 +72,7 @@ class CallStats:
             self.retries_by_code[code] = self.retries_by_code.get(code, 0) + 1
         counter = self.current_key.get()
         if counter is not None:
-            counter[0] += 1
+            counter.count += 1
 
 
 #: An attempt is run on the calling thread when this much time is left: the SDKs' own connect and

@@ -1,5 +1,6 @@
 """What the flow needs from a KMS, whichever cloud: the :class:`KmsTarget` protocol and the plain
-data it returns. Neutral ground, so neither cloud's SDK is imported for the other's sake."""
+data it returns. Neutral ground, so neither cloud's SDK is imported for the other's sake. It speaks
+bytes: each adapter owns its service's wire encoding (Alibaba Cloud's base64 text, AWS's blobs)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ class KeyInfo:
 @dataclass(frozen=True)
 class ImportParameters:
     key_id: str
-    public_key: str  # base64 DER SubjectPublicKeyInfo
-    token: str
+    public_key: bytes  # DER SubjectPublicKeyInfo
+    token: bytes  # opaque; only ever handed back to import_key_material
     token_expires: float | None
 
     def __repr__(self) -> str:
@@ -56,7 +57,8 @@ class KmsTarget(Protocol):
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters: ...
 
-    def import_key_material(self, key_id: str, wrapped_b64: str, token: str, expire_unix: int) -> str | None:
+    def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> str | None:
         """Returns the key material id where the service reports one (AWS), else None."""
 
-    def canary(self, key_id: str, plaintext: str) -> str: ...
+    def canary(self, key_id: str, plaintext: bytes) -> bytes:
+        """Encrypt then decrypt ``plaintext`` under the key; returns what came back."""

@@ -51,9 +51,11 @@ def padding_for(algorithm: WrappingAlgorithm) -> padding.AsymmetricPadding:
     raise ValueError(f"unsupported wrapping algorithm {algorithm!r}")  # pragma: no cover
 
 
-def load_public_key(public_key_b64: str) -> rsa.RSAPublicKey:
-    """Parse the ``PublicKey`` of ``GetParametersForImport``: base64 DER SubjectPublicKeyInfo."""
-    key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
+def load_public_key(public_key: bytes | str) -> rsa.RSAPublicKey:
+    """Parse the ``PublicKey`` of ``GetParametersForImport``: DER SubjectPublicKeyInfo (as bytes, or
+    as base64 text, the way Alibaba Cloud's API returns it)."""
+    der = public_key if isinstance(public_key, bytes) else base64.b64decode(public_key, validate=True)
+    key = serialization.load_der_public_key(der)
     if not isinstance(key, rsa.RSAPublicKey):
         raise ValueError("the import public key is not an RSA key")
     return key

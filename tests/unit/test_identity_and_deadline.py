@@ -11,10 +11,10 @@ from renewer.budget import RateLimiter
 from renewer.clock import ManualClock
 from renewer.config import MaterialSpec, Policy, SourceSpec
 from renewer.deadline import Deadline
-from renewer.errors import CloudError, DeadlineExceeded
+from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
 from renewer.flow import decide
 from renewer.identity import WITNESS, plain_id, resolve
-from renewer.report import KeyResult
+from renewer.report import Described, Done, KeyResult
 from renewer.retry import Backoff, Caller, CallStats
 from renewer.targets import KeyInfo
 from renewer.wrapping import WrappingAlgorithm
@@ -27,10 +27,11 @@ def spec(name: str) -> MaterialSpec:
     return MaterialSpec(name, SourceSpec("env", {"var": "X"}), (), POLICY)
 
 
-def described(material: str, named: str, resolved: str, via: str = "config") -> tuple[MaterialSpec, KeyResult]:
-    result = KeyResult(material, "cn-hangzhou", named, via=via)
-    result.resolved_key_id = resolved
-    return spec(material), result
+def described(
+    material: str, named: str, resolved: str | None, via: str = "config", cloud: str = "alibaba"
+) -> tuple[MaterialSpec, KeyResult]:
+    result = KeyResult.new(material, "cn-hangzhou", named, via=via, cloud=cloud)
+    return spec(material), (result.planned(Described(resolved)) if resolved else result)
 
 
 @pytest.mark.parametrize(
@@ -49,40 +50,33 @@ def test_plain_id(name: str, expected: str | None) -> None:
 
 def test_one_key_under_two_materials_gets_neither() -> None:
     items = [described("a", "key-1", "key-1"), described("b", "alias/x", "key-1"), described("a", "key-2", "key-2")]
-    resolve(items)
+    items = resolve(items)
     assert [r.error_code for _, r in items] == ["AmbiguousMaterial", "AmbiguousMaterial", None]
     assert items[2][1].outcome is None
 
 
 def test_one_key_twice_under_one_material_is_acted_on_once() -> None:
     items = [described("a", "key-1", "key-1"), described("a", "alias/x", "key-1")]
-    resolve(items)
+    items = resolve(items)
     assert [r.outcome for _, r in items] == [None, "skipped"]
 
 
 def test_the_same_id_in_two_clouds_is_two_keys() -> None:
     alibaba = described("a", "alias/payments", "same")
-    aws = described("b", "alias/payments", "same")
-    aws[1].cloud = "aws"
-    resolve([alibaba, aws])
-    assert alibaba[1].outcome is None and aws[1].outcome is None
+    aws = described("b", "alias/payments", "same", cloud="aws")
+    assert all(r.outcome is None for _, r in resolve([alibaba, aws]))
 
 
 def test_a_witness_is_compared_but_never_failed_or_acted_on() -> None:
-    witness = described("b", "alias/x", "key-1", via=WITNESS)
-    witness[1].outcome = "skipped"
-    mine = described("a", "key-1", "key-1")
-    resolve([mine, witness])
+    spec_b, witness = described("b", "alias/x", "key-1", via=WITNESS)
+    mine, seen = resolve([described("a", "key-1", "key-1"), (spec_b, witness.finished(Done.skipped()))])
     assert mine[1].error_code == "AmbiguousMaterial"
-    assert witness[1].outcome == "skipped"
+    assert seen[1].outcome == "skipped"
 
 
 def test_an_unchecked_witness_stops_the_keys_of_its_region() -> None:
-    witness = described("b", "alias/x", "key-9", via=WITNESS)
-    witness[1].resolved_key_id = None
-    witness[1].fail("AmbiguityUnchecked", "Throttling")
-    mine = described("a", "key-1", "key-1")
-    resolve([mine, witness])
+    spec_b, witness = described("b", "alias/x", None, via=WITNESS)
+    mine, _ = resolve([described("a", "key-1", "key-1"), (spec_b, witness.fail("AmbiguityUnchecked", "Throttling"))])
     assert mine[1].error_code == "AmbiguityUnchecked"
 
 
@@ -115,7 +109,7 @@ def test_transient_errors_are_retried_until_the_deadline_not_a_fixed_count() -> 
     def down_for_40_seconds() -> str:
         calls.append(clock.monotonic())
         if clock.monotonic() < 40:
-            raise CloudError("ServiceUnavailableTemporary", "down", http_status=503)
+            raise CloudError("ServiceUnavailableTemporary", "down", kind=ErrorKind.TRANSIENT, http_status=503)
         return "ok"
 
     assert caller(clock, 120)(down_for_40_seconds) == "ok"
@@ -129,7 +123,7 @@ def test_an_unanswered_call_is_repeated_only_if_harmless() -> None:
     def timed_out() -> str:
         calls.append(1)
         if len(calls) == 1:
-            raise CloudError("ConnectionError", "no answer in time", outcome_unknown=True)
+            raise CloudError("ConnectionError", "no answer in time", kind=ErrorKind.TRANSIENT, outcome_unknown=True)
         return "ok"
 
     assert caller(clock, 120)(timed_out) == "ok"

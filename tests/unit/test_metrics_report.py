@@ -10,12 +10,13 @@ import pytest
 
 from renewer import metrics, report
 from renewer.cli import COLUMNS, render_table
+from renewer.codes import CODES
 from renewer.context import LocalContext
 from renewer.context import from_environ as context_from_environ
 from renewer.credentials import Credentials
 from renewer.handler import credentials_from_context
 from renewer.metrics import Datum
-from renewer.report import KeyResult, iso
+from renewer.report import Decision, Described, Done, KeyResult, Outcome, iso
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 DAY = 86400
@@ -23,8 +24,23 @@ SECONDS = "SecondsUntilKeyMaterialExpiration"
 RUN = {"renewer": "byok-renewer"}
 
 
+BEFORE = ("resolved_key_id", "state_before", "expires_before", "decision", "material_id")
+
+
 def result(key_id: str, outcome: str, **fields: Any) -> KeyResult:
-    return KeyResult("payments", "cn-hangzhou", key_id, outcome=outcome, **fields)
+    """A finished key, from the report's field names: ``*_before``, ``decision`` and
+    ``resolved_key_id`` are what the plan step described; ``*_after`` what the last step left."""
+    built = KeyResult.new("payments", "cn-hangzhou", key_id)
+    if any(name in fields for name in BEFORE):
+        resolved = fields.get("resolved_key_id", key_id)
+        decision = Decision(fields["decision"]) if "decision" in fields else None
+        seen = Described(resolved, fields.get("state_before"), fields.get("expires_before"), None, decision)
+        built = built.planned(seen)
+    after = "state_after" in fields or "expires_after" in fields
+    done = Done(
+        Outcome(outcome), fields.get("state_after"), fields.get("expires_after"), expires_set="expires_after" in fields
+    )
+    return built.finished(done if after else Done(Outcome(outcome)))
 
 
 def dims(key_id: str) -> dict[str, str]:
@@ -95,8 +111,7 @@ def test_iso(unix: float | None, expected: str | None) -> None:
 
 def test_key_result_to_dict() -> None:
     failed = result("alias/payments", "renewed", resolved_key_id="key-1", state_before="Enabled", expires_before=NOW)
-    failed.notes.append("forced")
-    failed.fail("KcvMismatch", "material payments: key check value does not match")
+    failed = failed.finished(Done.failed("KcvMismatch", "material payments: key check value does not match", "forced"))
 
     assert failed.to_dict() == {
         "material": "payments",
@@ -108,15 +123,19 @@ def test_key_result_to_dict() -> None:
         "outcome": "failed",
         "decision": None,
         "state_before": "Enabled",
-        "state_after": None,
+        "state_after": "Enabled",  # as described: the failure changed nothing
         "expires_before": "2027-01-15T08:00:00Z",
-        "expires_after": None,
+        "expires_after": "2027-01-15T08:00:00Z",
         "expires_after_verified": True,
-        "error": {"code": "KcvMismatch", "message": "material payments: key check value does not match"},
+        "error": {
+            "code": "KcvMismatch",
+            "message": "material payments: key check value does not match",
+            "runbook": CODES["KcvMismatch"].runbook,
+        },
         "notes": ["forced"],
         "retries": 0,
     }
-    assert KeyResult("m", "cn-hangzhou", "k").outcome is None  # not done yet
+    assert KeyResult.new("m", "cn-hangzhou", "k").outcome is None  # not done yet
     assert result("k", "skipped").to_dict()["error"] is None
 
 
@@ -148,9 +167,8 @@ def sample_report() -> dict[str, Any]:
             expires_after=NOW + 90 * DAY,
         ),
         result("key-2", "skipped", decision="skip", state_before="Enabled", state_after="Enabled"),
-        result("key-3", "failed"),
+        result("key-3", "failed").fail("KcvMismatch", "no"),
     ]
-    results[2].fail("KcvMismatch", "no")
     warnings = ["material payments: validity_days is 0"]
     return report.build(
         results,

@@ -5,17 +5,19 @@ from __future__ import annotations
 import itertools
 import random
 import threading
+from collections.abc import Callable
 
 import pytest
 
+from renewer import alibaba, aws
 from renewer.budget import Budgets, RateLimiter
 from renewer.clock import ManualClock
 from renewer.config import MaterialSpec, Policy, SourceSpec
 from renewer.deadline import Deadline
-from renewer.errors import CloudError
+from renewer.errors import CloudError, ErrorKind
 from renewer.executor import FIRST_KEY_SECONDS, Pace, run_keys
-from renewer.report import KeyResult
-from renewer.retry import Backoff, Caller, CallStats, is_transient
+from renewer.report import Done, KeyResult, Outcome
+from renewer.retry import Backoff, Caller, CallStats, KeyRetries, is_transient
 from renewer.wrapping import WrappingAlgorithm
 
 
@@ -60,23 +62,38 @@ def test_budgets_per_region(clock: ManualClock) -> None:
 
 
 @pytest.mark.parametrize(
-    ("code", "status", "transient"),
+    ("kind_of", "code", "message", "status", "kind"),
     [
-        ("Throttling", 400, True),
-        ("Rejected.Throttling", 400, True),
-        ("ServiceUnavailableTemporary", 503, True),
-        ("InternalFailure", 500, True),
-        ("SomethingNew", 502, True),
-        ("ConnectionError", None, True),
-        ("Forbidden.KeyNotFound", 404, False),
-        ("Forbidden.NoPermission", 403, False),
-        ("InvalidKeyMaterial", 400, False),
-        ("ExpiredImportToken", 400, False),
-        ("InvalidParameter", 400, False),
+        (alibaba.kind_of, "Throttling", "m", 400, ErrorKind.TRANSIENT),
+        (alibaba.kind_of, "Rejected.Throttling", "m", 400, ErrorKind.TRANSIENT),
+        (alibaba.kind_of, "ServiceUnavailableTemporary", "m", 503, ErrorKind.TRANSIENT),
+        (alibaba.kind_of, "InternalFailure", "m", 500, ErrorKind.TRANSIENT),
+        (alibaba.kind_of, "SomethingNew", "m", 502, ErrorKind.TRANSIENT),
+        (alibaba.kind_of, "Forbidden.KeyNotFound", "m", 404, ErrorKind.NOT_FOUND),
+        (alibaba.kind_of, "Forbidden.NoPermission", "m", 403, ErrorKind.CREDENTIALS),
+        (alibaba.kind_of, "InvalidKeyMaterial", "m", 400, ErrorKind.PERMANENT),
+        (alibaba.kind_of, "ExpiredImportToken", "m", 400, ErrorKind.STALE_IMPORT_TOKEN),
+        (alibaba.kind_of, "InvalidParameter", "m", 400, ErrorKind.PERMANENT),
+        (alibaba.kind_of, "InvalidParameter", "KeyMaterialExpireUnix is invalid", 400, ErrorKind.EXPIRY_REJECTED),
+        (aws.kind_of, "ThrottlingException", "m", 400, ErrorKind.TRANSIENT),
+        (aws.kind_of, "KMSInternalException", "m", 500, ErrorKind.TRANSIENT),
+        (aws.kind_of, "ExpiredImportTokenException", "m", 400, ErrorKind.STALE_IMPORT_TOKEN),
+        (aws.kind_of, "InvalidImportTokenException", "m", 400, ErrorKind.STALE_IMPORT_TOKEN),
+        (aws.kind_of, "ValidationException", "ValidTo must be in the future", 400, ErrorKind.EXPIRY_REJECTED),
+        (aws.kind_of, "ValidationException", "something else", 400, ErrorKind.PERMANENT),
+        (aws.kind_of, "AccessDeniedException", "m", 400, ErrorKind.CREDENTIALS),
+        (aws.kind_of, "NotFoundException", "m", 400, ErrorKind.NOT_FOUND),
+        (aws.kind_of, "IncorrectKeyMaterialException", "m", 400, ErrorKind.PERMANENT),
+        # a code of one cloud means nothing special to the other
+        (alibaba.kind_of, "ExpiredImportTokenException", "m", 400, ErrorKind.PERMANENT),
+        (aws.kind_of, "ExpiredImportToken", "m", 400, ErrorKind.PERMANENT),
     ],
 )
-def test_transient_classification(code: str, status: int | None, transient: bool) -> None:
-    assert is_transient(CloudError(code, "m", http_status=status)) is transient
+def test_each_adapter_classifies_its_own_codes(
+    kind_of: Callable[[str, str, int | None], ErrorKind], code: str, message: str, status: int, kind: ErrorKind
+) -> None:
+    assert kind_of(code, message, status) is kind
+    assert is_transient(CloudError(code, message, kind=kind, http_status=status)) is (kind is ErrorKind.TRANSIENT)
 
 
 def test_backoff_is_full_jitter_and_capped() -> None:
@@ -93,7 +110,8 @@ def failing(codes: list[str], result: str = "ok"):
     def call() -> str:
         calls.append(1)
         if remaining:
-            raise CloudError(remaining.pop(0), "m", http_status=400)
+            code = remaining.pop(0)
+            raise CloudError(code, "m", kind=alibaba.kind_of(code, "m", 400), http_status=400)
         return result
 
     call.calls = calls  # type: ignore[attr-defined]
@@ -108,13 +126,13 @@ def make_caller(clock: ManualClock, attempts: int = 4, deadline: float | None = 
 
 def test_caller_retries_transient_errors_and_counts_them(clock: ManualClock) -> None:
     caller = make_caller(clock)
-    cell = [0]
-    token = CallStats.current_key.set(cell)
+    mine = KeyRetries()
+    token = CallStats.current_key.set(mine)
     try:
         assert caller(failing(["Throttling", "ServiceUnavailableTemporary"])) == "ok"
     finally:
         CallStats.current_key.reset(token)
-    assert caller.stats.retries == 2 and cell == [2]
+    assert caller.stats.retries == 2 and mine.count == 2
     assert caller.stats.retries_by_code == {"Throttling": 1, "ServiceUnavailableTemporary": 1}
     assert caller.stats.calls == 3
 
@@ -168,18 +186,18 @@ SPEC = MaterialSpec(
 
 
 def test_run_keys_in_order_until_the_deadline(clock: ManualClock) -> None:
-    results = [KeyResult("m", "cn-hangzhou", f"k{i}") for i in range(6)]
+    results = [KeyResult.new("m", "cn-hangzhou", f"k{i}") for i in range(6)]
     order: list[str] = []
 
-    def step(spec: MaterialSpec, result: KeyResult) -> None:
+    def step(spec: MaterialSpec, result: KeyResult) -> KeyResult:
         order.append(result.key_id)
         clock.advance(10)
-        result.outcome = "renewed"
+        return result.finished(Done(Outcome.RENEWED))
 
-    run_keys([(SPEC, r) for r in results], step, concurrency=1, clock=clock, deadline=Deadline(clock, 45, margin=0))
+    deadline = Deadline(clock, 45, margin=0)
+    done = run_keys([(SPEC, r) for r in results], step, concurrency=1, clock=clock, deadline=deadline)
     assert order == ["k0", "k1", "k2", "k3"]
-    assert [r.outcome for r in results] == ["renewed"] * 4 + ["not_attempted"] * 2
-    assert results[0].seconds == 10
+    assert [r.outcome for _, r in done] == ["renewed"] * 4 + ["not_attempted"] * 2
 
 
 def test_terminal_progress_draws_a_bar() -> None:
