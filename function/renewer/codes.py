@@ -44,7 +44,7 @@ CODES: dict[str, Code] = {
     "MaterialEncodingAmbiguous": Code(
         "32 printable bytes: raw material or text encoding another?",
         False,
-        "Set encoding: raw | hex | base64 on the source.",
+        "Set encoding (raw, hex or base64) on the source.",
     ),
     "KcvMismatch": Code(
         "the material's key check value differs from the configured kcv",
