@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test soak lint format bench package clean
+.PHONY: demo test soak lint format bench package package-size clean
 
 $(STAMP): requirements-dev.txt function/requirements.txt function/requirements-aws.txt function/requirements-pkcs11.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -49,6 +49,10 @@ format: $(STAMP)
 # as `fun build` at the root); then `cd build && fun build && fun deploy ...` (README, Deployment).
 package:
 	bash scripts/build-package.sh $(EXTRAS)
+
+# Installed size of the code package: Alibaba only, each extra, everything (pip install --target).
+package-size: $(STAMP)
+	$(PY) scripts/package_size.py
 
 clean:
 	rm -rf $(VENV) node_modules .softhsm .pytest_cache .ruff_cache build
