@@ -7,7 +7,6 @@ errors become :class:`CloudError` carrying only the service's ``Code`` and ``Mes
 from __future__ import annotations
 
 import base64
-import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -17,8 +16,9 @@ from alibabacloud_tea_openapi.models import Config
 from darabonba.exceptions import ResponseException
 from darabonba.policy.retry import RetryOptions
 
-from renewer.credentials import Credentials
+from renewer.credentials import Credentials, default_chain
 from renewer.errors import CloudError, ErrorKind
+from renewer.once import OncePer
 from renewer.retry import Caller
 from renewer.settings import Settings
 from renewer.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
@@ -114,10 +114,9 @@ class AlibabaClients:
         self.settings = settings
         self.credentials = credentials
         self.caller_for = caller_for
-        self._kms: dict[str, KmsClient] = {}
-        self._cms: dict[str, Any] = {}
-        self._lock = threading.Lock()
-        self._default_chain: Any = None
+        self._kms: OncePer[str, KmsClient] = OncePer(lambda region: KmsClient(self._config(region)))
+        self._cms: OncePer[str, Any] = OncePer(self._cms_client)
+        self._chain: OncePer[None, Any] = OncePer(lambda _: default_chain())
 
     def _config(self, region: str) -> Config:
         # The SDK's own retries stay off: renewer.retry.Caller retries, counts and honours the deadline.
@@ -132,33 +131,23 @@ class AlibabaClients:
             config.access_key_secret = self.credentials.access_key_secret
             config.security_token = self.credentials.security_token or None
         else:
-            if self._default_chain is None:
-                from alibabacloud_credentials.client import Client as CredentialClient
-
-                self._default_chain = CredentialClient()
-            config.credential = self._default_chain
+            config.credential = self._chain.get(None)  # one chain per run, shared by its clients
         endpoint = self.settings.endpoint(region)
         if endpoint is not None:
             config.endpoint = endpoint.host
             config.protocol = endpoint.protocol
         return config
 
-    def _cached(self, cache: dict[str, Any], region: str, make: Callable[[Config], T]) -> T:
-        with self._lock:
-            if region not in cache:
-                cache[region] = make(self._config(region))
-            return cache[region]
+    def _cms_client(self, region: str) -> Any:
+        from alibabacloud_cms20190101.client import Client as CmsClient  # only when metrics go to CloudMonitor
+
+        return CmsClient(self._config(region))
 
     def kms(self, region: str) -> AlibabaKms:
-        return AlibabaKms(region, self._cached(self._kms, region, KmsClient), self.caller_for(region))
+        return AlibabaKms(region, self._kms.get(region), self.caller_for(region))
 
     def cms(self, region: str) -> AlibabaCms:
-        def make(config: Config) -> Any:
-            from alibabacloud_cms20190101.client import Client as CmsClient
-
-            return CmsClient(config)
-
-        return AlibabaCms(self._cached(self._cms, region, make), self.caller_for(region))
+        return AlibabaCms(self._cms.get(region), self.caller_for(region))
 
 
 class AlibabaKms:

@@ -9,7 +9,6 @@ Endpoints and credentials follow boto3's own conventions (``AWS_ENDPOINT_URL``,
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -19,6 +18,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
 from renewer.errors import CloudError, ErrorKind
+from renewer.once import OncePer
 from renewer.retry import Caller
 from renewer.targets import ImportParameters, KeyInfo, parse_http_date
 from renewer.wrapping import WrappingAlgorithm
@@ -113,15 +113,13 @@ class AwsClients:
 
     def __init__(self, caller_for: Callable[[str], Caller]) -> None:
         self.caller_for = caller_for
-        self._session = boto3.session.Session()
-        self._clients: dict[tuple[str, str], Any] = {}
-        self._lock = threading.Lock()
+        session = boto3.session.Session()
+        self._clients: OncePer[tuple[str, str], Any] = OncePer(
+            lambda where: session.client(where[0], region_name=where[1], config=BOTO_CONFIG)
+        )
 
     def _client(self, service: str, region: str) -> Any:
-        with self._lock:
-            if (service, region) not in self._clients:
-                self._clients[(service, region)] = self._session.client(service, region_name=region, config=BOTO_CONFIG)
-            return self._clients[(service, region)]
+        return self._clients.get((service, region))
 
     def kms(self, region: str) -> AwsKms:
         return AwsKms(region, self._client("kms", region), self.caller_for(f"aws:{region}"))

@@ -12,6 +12,7 @@ import threading
 from renewer.clock import Clock
 from renewer.deadline import Deadline
 from renewer.errors import DeadlineExceeded
+from renewer.once import OncePer
 
 
 class RateLimiter:
@@ -46,15 +47,10 @@ class Budgets:
     ``qps_for`` is keyed by region name."""
 
     def __init__(self, qps_for: dict[str, float] | None, default_qps: float, clock: Clock) -> None:
-        self._qps_for = dict(qps_for or {})
-        self._default = default_qps
-        self._clock = clock
-        self._limiters: dict[str, RateLimiter] = {}
-        self._lock = threading.Lock()
+        qps = dict(qps_for or {})
+        self._limiters: OncePer[str, RateLimiter] = OncePer(
+            lambda name: RateLimiter(qps.get(name.rpartition(":")[2], default_qps), clock)
+        )
 
     def for_region(self, name: str) -> RateLimiter:
-        region = name.rpartition(":")[2]
-        with self._lock:
-            if name not in self._limiters:
-                self._limiters[name] = RateLimiter(self._qps_for.get(region, self._default), self._clock)
-            return self._limiters[name]
+        return self._limiters.get(name)

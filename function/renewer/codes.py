@@ -103,9 +103,6 @@ CODES: dict[str, Code] = {
         True,
         "Check fc:InvokeFunction and the function's concurrency, then re-run.",
     ),
-    "MetricsRegionMissing": Code(
-        "no region to send metrics to", False, "Set metrics.cms.region or metrics.cloudwatch.region."
-    ),
     "RenewerBug": Code(
         "an unexpected exception: a bug in this function", False, "Report it with the log line; the key was left."
     ),

@@ -54,7 +54,7 @@ def test_one_material_two_clouds_one_run(cloud: Cloud, aws: dict[str, Any], invo
     before = aws["kms"].describe_key(KeyId=us)["KeyMetadata"]
     namespace = f"BYOK/{os.urandom(3).hex()}"
     config = {
-        "metrics": {"cloudmonitor": {"group_id": 3}, "cloudwatch": {"namespace": namespace}},
+        "metrics": {"cloudmonitor": {"group_id": 3}, "cloudwatch": {"namespace": namespace, "region": AWS_REGION}},
         "materials": [
             {
                 "name": "payments",

@@ -1,0 +1,134 @@
+"""The composition root: everything one run needs, built once, in one place (clock, deadline,
+per-region callers, cloud clients, redactor, material cache, metric sinks). :func:`renewer.app.run`
+takes what this builds; nothing else constructs these."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from renewer.budget import Budgets
+from renewer.clock import Clock, SystemClock
+from renewer.clouds import Clouds
+from renewer.config import Config, MaterialSpec
+from renewer.credentials import Credentials
+from renewer.deadline import Deadline
+from renewer.errors import EventError
+from renewer.events import Options
+from renewer.flow import ClockCheck, MaterialCache, RunContext
+from renewer.once import OncePer
+from renewer.redact import Redactor
+from renewer.regions import metric_regions
+from renewer.retry import Backoff, Caller, CallStats
+from renewer.settings import Settings
+from renewer.sinks import Sink, sinks
+from renewer.sources import build_source
+
+
+class Callers:
+    """One :class:`Caller` per region: the region's request budget, the retry policy, the deadline."""
+
+    def __init__(self, config: Config, clock: Clock, deadline: Deadline, backoff: Backoff | None) -> None:
+        limits = config.limits
+        self.budgets = Budgets(limits.region_max_qps, limits.max_qps, clock)
+        self.stats = CallStats()
+        self.deadline = deadline
+        self._callers: OncePer[str, Caller] = OncePer(
+            lambda region: Caller(
+                self.budgets.for_region(region),
+                clock,
+                self.stats,
+                self.deadline,
+                limits.max_attempts,
+                backoff or Backoff(),
+            )
+        )
+        self._lock = threading.Lock()
+
+    def __call__(self, region: str) -> Caller:
+        with self._lock:  # never a caller made with the keys' deadline after finishing()
+            return self._callers.get(region)
+
+    def finishing(self) -> None:
+        """The keys are done: from now on calls (the metrics) may use the margin kept for them."""
+        with self._lock:
+            self.deadline = self.deadline.final()
+            for caller in self._callers.values():
+                caller.deadline = self.deadline
+
+
+@dataclass
+class Run:
+    """What one run is made of (see :func:`assemble`)."""
+
+    settings: Settings
+    options: Options
+    credentials: Credentials | None
+    specs: list[MaterialSpec]
+    clock: Clock
+    deadline: Deadline
+    callers: Callers
+    clouds: Clouds
+    redactor: Redactor
+    materials: MaterialCache
+    ctx: RunContext
+    sinks: list[Sink]
+    home_region: str | None
+    account_id: str | None
+
+    @property
+    def config(self) -> Config:
+        return self.settings.config
+
+
+def select_materials(config: Config, names: tuple[str, ...] | None) -> list[MaterialSpec]:
+    if names is None:
+        return list(config.materials)
+    known = {spec.name for spec in config.materials}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise EventError(f"unknown material(s) in 'materials': {', '.join(unknown)}; configured: {sorted(known)}")
+    return [spec for spec in config.materials if spec.name in names]
+
+
+def assemble(
+    settings: Settings,
+    options: Options,
+    *,
+    credentials: Credentials | None,
+    clock: Clock | None = None,
+    environ: Mapping[str, str] | None = None,
+    home_region: str | None = None,
+    account_id: str | None = None,
+    timeout: float | None = None,
+    backoff: Backoff | None = None,
+) -> Run:
+    """Build a run. Raises (``InvalidEvent``, ``InvalidConfiguration``) before anything is called."""
+    clock = clock or SystemClock()
+    config = settings.config
+    specs = select_materials(config, options.materials)
+    regions = metric_regions(config.metrics, home_region, os.environ if environ is None else environ)
+    deadline = Deadline(clock, timeout)
+    callers = Callers(config, clock, deadline, backoff)
+    clouds = Clouds(settings, credentials, callers)
+    redactor = Redactor()
+    materials = MaterialCache(lambda spec: build_source(spec.source, clouds, environ), redactor)
+    ctx = RunContext(options, clouds.kms, materials, clock, redactor, ClockCheck(clock))
+    return Run(
+        settings,
+        options,
+        credentials,
+        specs,
+        clock,
+        deadline,
+        callers,
+        clouds,
+        redactor,
+        materials,
+        ctx,
+        sinks(config.metrics, regions, clouds),
+        home_region,
+        account_id,
+    )
