@@ -1,4 +1,7 @@
-"""The wrapping-algorithm table, shared by the function (wrap) and the emulator (unwrap).
+"""The wrapping-algorithm table the function wraps material with. The function only wraps; the
+emulator unwraps with its own table, written independently (``emulator/backend/unwrap.py``), and
+each side is checked against hand-built known answers (``tests/unit/test_wrapping_kat.py``,
+``tests/emulator/test_unwrap_kat.py``).
 
 One explicit mapping from the KMS algorithm name to a ``cryptography`` padding object. OAEP with
 SHA-256 (for both the hash and MGF1) is the default; PKCS#1 v1.5 is legacy and supported only
@@ -69,19 +72,6 @@ def wrap(public_key: rsa.RSAPublicKey, material: bytes, algorithm: WrappingAlgor
         wrapped_key = public_key.encrypt(transport_key, padding_for(algorithm))
         return wrapped_key + keywrap.aes_key_wrap_with_padding(transport_key, material)
     return public_key.encrypt(material, padding_for(algorithm))
-
-
-def unwrap(private_key: rsa.RSAPrivateKey, blob: bytes, algorithm: WrappingAlgorithm) -> bytes:
-    """Decrypt a wrapped blob; raises ``ValueError`` when it does not decrypt."""
-    algorithm = WrappingAlgorithm(algorithm)
-    if algorithm.two_step:
-        size = private_key.key_size // 8
-        transport_key = private_key.decrypt(blob[:size], padding_for(algorithm))
-        try:
-            return keywrap.aes_key_unwrap_with_padding(transport_key, blob[size:])
-        except keywrap.InvalidUnwrap as exc:
-            raise ValueError("the wrapped key material does not unwrap") from exc
-    return private_key.decrypt(blob, padding_for(algorithm))
 
 
 def key_check_value(material: bytes) -> str:
