@@ -83,6 +83,11 @@ CODES: dict[str, Code] = {
         False,
         "The key now holds other material than it had: stop and investigate before any other run.",
     ),
+    "ImportParametersInvalid": Code(
+        "GetParametersForImport returned a public key that cannot be used",
+        True,
+        "Re-run; contact support if it persists.",
+    ),
     "VerificationFailed": Code(
         "the import was accepted, but the key does not show the new state or expiry",
         True,

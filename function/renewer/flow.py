@@ -101,6 +101,7 @@ class ClockCheck:
     clock: Clock
     warnings: list[str] = field(default_factory=list)
     _skew: dict[tuple[str, str], float] = field(default_factory=dict)
+    _warned: set[tuple[str, str]] = field(default_factory=set)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def observe(self, cloud: str, region: str, server_time: float | None) -> None:
@@ -111,9 +112,10 @@ class ClockCheck:
         side = "ahead of" if skew > 0 else "behind"
         text = f"KMS in {cloud}:{region} is {abs(skew):.0f} s {side} this function's clock (Date header)"
         with self._lock:
-            first = (cloud, region) not in self._skew
             self._skew[(cloud, region)] = skew
-            if first and CLOCK_SKEW_WARNING_SECONDS < abs(skew) <= MAX_CLOCK_SKEW_SECONDS:
+            noticeable = CLOCK_SKEW_WARNING_SECONDS < abs(skew) <= MAX_CLOCK_SKEW_SECONDS
+            if noticeable and (cloud, region) not in self._warned:  # once per region, whenever it first shows
+                self._warned.add((cloud, region))
                 self.warnings.append(f"clock: {text}; expiry decisions use the service's time")
         if abs(skew) > MAX_CLOCK_SKEW_SECONDS:
             raise KeyStateError(
@@ -188,28 +190,37 @@ def guarded(step: Step, spec: MaterialSpec, result: KeyResult, ctx: RunContext) 
 
 def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
     """Describe and decide: the key described (its decision in ``described``), and done only when
-    no action is due (skipped). Raises for a key that cannot take imported material."""
+    no action is due (skipped) or it cannot take imported material (failed, with what was seen)."""
     kms = ctx.kms_for(result.cloud, result.region)
     info = kms.describe_key(result.key_id)
-    ctx.clock_check.observe(result.cloud, result.region, info.server_time)
-    seen = Described(info.key_id, info.state, info.expires, info.material_id)
-    if result.via is Via.DISCOVERY and ctx.options.shard is not None:
-        _check_discovered(kms, spec, result.planned(seen))
-    if info.origin != "EXTERNAL" and result.via is Via.DISCOVERY:
-        note = f"tagged, but its origin is {info.origin}: discovery keeps EXTERNAL keys only"
-        return result.planned(seen).finished(Done.skipped(note))
+    seen = result.planned(Described(info.key_id, info.state, info.expires, info.material_id))
+    try:
+        return _decide(kms, spec, seen, info, ctx)
+    except RenewerError as exc:  # the key was described: the failure keeps what was seen
+        return seen.fail(exc.code, ctx.redactor.scrub(exc.message))
+
+
+def _decide(kms: KmsTarget, spec: MaterialSpec, seen: KeyResult, info: KeyInfo, ctx: RunContext) -> KeyResult:
+    ctx.clock_check.observe(seen.cloud, seen.region, info.server_time)
+    if seen.via is Via.DISCOVERY and ctx.options.shard is not None:
+        _check_discovered(kms, spec, seen)
+    if info.origin != "EXTERNAL" and seen.via is Via.DISCOVERY:
+        return seen.finished(
+            Done.skipped(f"tagged, but its origin is {info.origin}: discovery keeps EXTERNAL keys only")
+        )
     if info.origin != "EXTERNAL":
         raise KeyStateError(
             f"key origin is {info.origin}; only EXTERNAL keys hold imported material", code="NotExternal"
         )
     if info.state == "PendingDeletion":
         raise KeyStateError("key is pending deletion; cancel the deletion first", code="PendingDeletion")
-    now = ctx.clock_check.now(result.cloud, result.region)
+    now = ctx.clock_check.now(seen.cloud, seen.region)
     decision, note = decide(info, spec.policy, ctx.options.force, now, ctx.options.allow_shorter_expiry)
     notes = (note,) if note else ()
     if info.state == "Disabled":
         notes += ("key is disabled; its material is renewed but it stays disabled",)
-    planned = result.planned(replace(seen, decision=decision, notes=notes))
+    assert seen.described is not None
+    planned = seen.planned(replace(seen.described, decision=decision, notes=notes))
     return planned.finished(Done.skipped()) if decision is Decision.SKIP else planned
 
 
@@ -261,8 +272,24 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult
                 "this renewal would set: not shortened (allowShorterExpiry shortens it)",
             )
         )
-    material_id, import_notes = _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx)
-    notes += import_notes
+    notes_so_far = list(notes)
+    try:
+        material_id = _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx, notes_so_far)
+    except MaterialIdChanged as exc:  # accepted: the key now holds what the service says, unverified
+        return result.finished(
+            Done(
+                Outcome.FAILED,
+                expires=float(expire) if expire else None,
+                expires_set=True,
+                expires_verified=False,
+                material_id=exc.material_id,
+                error=Failure(exc.code, exc.message),
+                notes=tuple(notes_so_far),
+            )
+        )
+    except RenewerError as exc:
+        return result.finished(Done.failed(exc.code, ctx.redactor.scrub(exc.message), *notes_so_far))
+    notes = tuple(notes_so_far)
     try:
         after = _verify(kms, key_id, result.state_before, expire, spec.policy)
     except RenewerError as exc:  # the service took the import; the check after it did not work out
@@ -314,20 +341,27 @@ def _import(
     expire: int,
     result: KeyResult,
     ctx: RunContext,
-) -> tuple[str | None, tuple[str, ...]]:
-    """Parameters, wrap, import; new parameters when the token went stale on the way. Returns the
-    key material id (where the service reports one) and notes."""
-    notes: tuple[str, ...] = ()
+    notes: list[str],
+) -> str | None:
+    """Parameters, wrap, import; new parameters when the token went stale on the way (noted in
+    ``notes``). Returns the key material id, where the service reports one."""
     for attempt in range(1, IMPORT_ATTEMPTS + 1):
         params = kms.get_parameters_for_import(key_id, algorithm.value)
         ctx.redactor.register(params.token)
-        wrapped = material.wrap(load_public_key(params.public_key), algorithm)
+        try:
+            public_key = load_public_key(params.public_key)
+        except ValueError as exc:  # the service's answer, not our bug
+            raise KeyStateError(
+                f"GetParametersForImport returned a public key that is not an RSA public key ({exc})",
+                code="ImportParametersInvalid",
+            ) from None
+        wrapped = material.wrap(public_key, algorithm)
         ctx.redactor.register(wrapped)
         try:
             material_id = kms.import_key_material(key_id, wrapped, params.token, expire)
         except CloudError as exc:
             if exc.kind is ErrorKind.STALE_IMPORT_TOKEN and attempt < IMPORT_ATTEMPTS:
-                notes += (f"import token rejected ({exc.code}); fetched new import parameters",)
+                notes.append(f"import token rejected ({exc.code}); fetched new import parameters")
                 continue
             if exc.kind is ErrorKind.EXPIRY_REJECTED:
                 raise CloudError(
@@ -340,13 +374,19 @@ def _import(
                 ) from exc
             raise
         if material_id and result.material_id and material_id != result.material_id:
-            raise KeyStateError(
-                f"the key material id changed from {result.material_id} to {material_id}: this is not the "
-                "material the key had",
-                code="KeyMaterialIdChanged",
-            )
-        return material_id or result.material_id, notes
+            raise MaterialIdChanged(result.material_id, material_id)
+        return material_id or result.material_id
     raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+
+class MaterialIdChanged(KeyStateError):
+    """The service accepted the import under another key material id than the key had."""
+
+    code = "KeyMaterialIdChanged"
+
+    def __init__(self, before: str, after: str) -> None:
+        super().__init__(f"the key material id changed from {before} to {after}: this is not the material the key had")
+        self.material_id = after
 
 
 def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, policy: Policy) -> KeyInfo:

@@ -62,3 +62,6 @@ class KmsTarget(Protocol):
 
     def canary(self, key_id: str, plaintext: bytes) -> bytes:
         """Encrypt then decrypt ``plaintext`` under the key; returns what came back."""
+
+    def list_resource_tags(self, key_id: str) -> dict[str, str]:
+        """The key's tags (checked for a fan-out worker's discovered keys)."""

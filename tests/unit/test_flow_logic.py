@@ -252,3 +252,17 @@ def test_unregistered_text_is_left_alone() -> None:
     redactor.register(MATERIAL)
 
     assert redactor.scrub("key key-1 renewed in cn-hangzhou") == "key key-1 renewed in cn-hangzhou"
+
+
+def test_a_skew_that_appears_later_is_still_warned_once() -> None:
+    from renewer.clock import ManualClock
+    from renewer.flow import ClockCheck
+
+    clock = ManualClock(1_000_000)
+    check = ClockCheck(clock)
+    check.observe("alibaba", "cn-hangzhou", 1_000_010)  # 10 s: nothing to say
+    assert check.warnings == []
+    check.observe("alibaba", "cn-hangzhou", 1_000_090)  # 90 s: decisions switch to the service's time
+    check.observe("alibaba", "cn-hangzhou", 1_000_095)
+    assert len(check.warnings) == 1 and "90 s ahead" in check.warnings[0]
+    assert check.now("alibaba", "cn-hangzhou") == 1_000_095

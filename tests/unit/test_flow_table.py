@@ -255,8 +255,8 @@ def failed(code: str, calls: dict[str, int], message: str | None = None, **chang
 
 
 def refused(code: str, message: str | None = None) -> dict[str, Any]:
-    """Failed in the plan step: the result holds no description (state and expiry unknown to the report)."""
-    return failed(code, PLANNED, message, state_after=None, expires_after=None)
+    """Failed in the plan step, after DescribeKey: the report keeps what was seen (state and expiry as before)."""
+    return failed(code, PLANNED, message)
 
 
 AWS_365 = {"cloud": "aws", "policy": replace(POLICY, validity_days=365)}
@@ -354,6 +354,7 @@ ROWS = [
         Row(
             FakeKey(expires=DUE),
             **failed("ExpiredImportToken", {"DescribeKey": 1, "GetParametersForImport": 3, "ImportKeyMaterial": 3}),
+            note="import token rejected (ExpiredImportToken); fetched new import parameters",  # kept on failure
             fake={"fail": {"ImportKeyMaterial": [stale(), stale(), stale()]}},
         ),
         id="stale-token-three-times",
@@ -369,8 +370,11 @@ ROWS = [
     pytest.param(
         Row(
             FakeKey(expires=DUE, material_id="mat-1"),
+            # accepted by the service: the report shows the id and expiry it now holds, unverified
             **failed("KeyMaterialIdChanged", NOT_VERIFIED, "from mat-1 to mat-2"),
-            material_id="mat-1",
+            expires_after=NOW + 90 * DAY,
+            verified=False,
+            material_id="mat-2",
             cloud="aws",
             fake={"material_id_after_import": "mat-2"},
         ),
@@ -454,7 +458,8 @@ ROWS = [
     pytest.param(
         Row(
             FakeKey(expires=DUE),
-            **refused("RenewerBug", "ZeroDivisionError: x"),
+            # DescribeKey itself blew up: nothing was seen
+            **failed("RenewerBug", PLANNED, "ZeroDivisionError: x", state_after=None, expires_after=None),
             fake={"fail": {"DescribeKey": [ZeroDivisionError("x")]}},
         ),
         id="bug-in-plan",
