@@ -162,6 +162,7 @@ class Service:
             self.faults.apply(region, action)
             handler = aws_responses.lookup(action)
             fields = handler(self.emulator.backend(region).kms, aws.document(wire))
+            fields = self.faults.rewrite(action, fields)  # current_key_material_id, if set
         except ServiceError as error:
             outcome = aws.to_aws(error)
             self.calls.record(self.emulator.clock.now(), region, action, key_id, outcome.code)
