@@ -231,6 +231,7 @@ def test_an_aws_import_answering_for_another_material_fails_key_material_id_chan
     error = entry(result)["error"]
     assert error["code"] == "KeyMaterialIdChanged"
     assert OTHER_MATERIAL_ID in error["message"] and ours in error["message"]
+    assert entry(result)["key_material_id"] == ours  # what the service answered, not what we expected
     assert import_outcomes(result) == ["Success"]  # the service took it: that is how the id came back
 
 
