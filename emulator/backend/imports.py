@@ -77,7 +77,8 @@ class ImportMixin:
             self.tokens[token.token] = token
 
     def _importable(self: KmsBackend, key_id: str) -> Key:
-        key = self.get_key(key_id, allow_alias=False)
+        """The stored key, if material may be imported into it (lock held)."""
+        key = self._live(key_id, allow_alias=False)
         if key.origin != ORIGIN_EXTERNAL:
             raise errors.unsupported_origin(key.key_id)
         self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), errors.rejected_state)
@@ -86,7 +87,8 @@ class ImportMixin:
     def get_parameters_for_import(
         self: KmsBackend, key_id: str, wrapping_algorithm: str, wrapping_key_spec: str
     ) -> ImportToken:
-        key = self._importable(key_id)
+        with self.lock:
+            key = self._importable(key_id).snapshot()
         if wrapping_algorithm not in ALGORITHMS[key.flavor]:
             offered = ", ".join(sorted(ALGORITHMS[key.flavor]))
             raise errors.invalid_parameter("WrappingAlgorithm", f"Expected one of {offered}.")
@@ -128,8 +130,11 @@ class ImportMixin:
     def import_key_material(
         self: KmsBackend, key_id: str, encrypted_key_material: bytes, import_token: str, expire_unix: int
     ) -> Key:
-        key = self._importable(key_id)
-        token = self.tokens.get(import_token or "")
+        """Checked once before the (slow) unwrap and again under the lock before the key changes;
+        returns a snapshot of the key."""
+        with self.lock:
+            key = self._importable(key_id).snapshot()
+            token = self.tokens.get(import_token or "")
         if token is None:
             raise errors.invalid_import_token("unknown or malformed token")
         if token.key_id != key.key_id:
@@ -165,11 +170,11 @@ class ImportMixin:
             if key.state == PENDING_IMPORT:
                 key.state = ENABLED
             self.save(key)
-            return key
+            return key.snapshot()
 
     def delete_key_material(self: KmsBackend, key_id: str) -> None:
         with self.lock:
-            key = self.get_key(key_id, allow_alias=False)
+            key = self._live(key_id, allow_alias=False)
             if key.origin != ORIGIN_EXTERNAL:
                 raise errors.unsupported_origin(key.key_id)
             key.material = None

@@ -5,7 +5,11 @@ import actions are in :mod:`emulator.backend.imports`; this class mixes them in.
 
 Key state is derived lazily against the injected clock: a key whose material expiry has passed
 is ``PendingImport`` with its material gone (until the same material is imported again), and a
-key whose deletion date has passed no longer exists.
+key whose deletion date has passed no longer exists, nor do its aliases.
+
+Every read and every change happens under :attr:`KmsBackend.lock`, alias resolution included.
+Callers get snapshots (:meth:`Key.snapshot`), never the stored records, so a key that expires or
+is deleted by another request while a response is being built cannot change under it.
 """
 
 from __future__ import annotations
@@ -97,10 +101,19 @@ class KmsBackend(ImportMixin):
             del self.aliases[alias]
             self.store.delete(self.region, "alias", alias)
 
-    def get_key(self, key_id: str | None, *, allow_alias: bool = True) -> Key:
-        """The key named by id, ARN or (where allowed) ``alias/NAME``; ``Forbidden.KeyNotFound`` else."""
+    def _sweep(self) -> list[Key]:
+        """Every key still alive, refreshed (lock held): also drops the aliases of deleted keys."""
+        return [k for k in (self._refresh(k) for k in list(self.keys.values())) if k is not None]
+
+    def _live(self, key_id: str | None, *, allow_alias: bool = True) -> Key:
+        """The stored key named by id, ARN or (where allowed) ``alias/NAME``, refreshed.
+
+        The caller holds :attr:`lock` and may change the key. An alias whose key has just been
+        deleted is ``Forbidden.AliasNotFound``, as the alias went with the key.
+        """
         if not key_id:
             raise errors.missing_parameter("KeyId")
+        alias = None
         if key_id.startswith(ALIAS_PREFIX) or ":alias/" in key_id:
             if not allow_alias:
                 raise errors.unsupported_alias()
@@ -110,12 +123,17 @@ class KmsBackend(ImportMixin):
             key_id = self.aliases[alias]
         elif key_id.startswith(("acs:kms:", "arn:aws:kms:")):
             key_id = key_id.rsplit("/", 1)[-1]
-        with self.lock:
-            key = self.keys.get(key_id)
-            key = self._refresh(key) if key is not None else None
+        key = self.keys.get(key_id)
+        key = self._refresh(key) if key is not None else None
         if key is None:
-            raise errors.key_not_found(key_id)
+            raise errors.alias_not_found(alias) if alias else errors.key_not_found(key_id)
         return key
+
+    def get_key(self, key_id: str | None, *, allow_alias: bool = True) -> Key:
+        """A snapshot of the key named by id, ARN or (where allowed) ``alias/NAME``, taken under
+        the lock; ``Forbidden.KeyNotFound`` / ``Forbidden.AliasNotFound`` else."""
+        with self.lock:
+            return self._live(key_id, allow_alias=allow_alias).snapshot()
 
     @staticmethod
     def require_state(key: Key, allowed: Iterable[str], reject: Callable[[str], errors.ServiceError]) -> None:
@@ -169,7 +187,7 @@ class KmsBackend(ImportMixin):
         with self.lock:
             self.keys[key_id] = key
             self.save(key)
-        return key
+            return key.snapshot()
 
     def describe_key(self, key_id: str) -> Key:
         return self.get_key(key_id)
@@ -186,7 +204,7 @@ class KmsBackend(ImportMixin):
             if name not in getters:
                 raise errors.invalid_parameter("Filters", f"Unknown filter key {name}.")
         with self.lock:
-            keys = [k for k in (self._refresh(k) for k in list(self.keys.values())) if k is not None]
+            keys = [k.snapshot() for k in self._sweep()]
         for name, values in (filters or {}).items():
             keys = [k for k in keys if getters[name](k) in values]
         return sorted(keys, key=lambda k: k.creation)
@@ -199,7 +217,7 @@ class KmsBackend(ImportMixin):
 
     def _set_state(self, key_id: str, state: str) -> None:
         with self.lock:
-            key = self.get_key(key_id)
+            key = self._live(key_id)
             self.require_state(key, (ENABLED, DISABLED), errors.state_modify_failed)
             key.state = state
             self.save(key)
@@ -208,7 +226,7 @@ class KmsBackend(ImportMixin):
         if not 7 <= pending_window_days <= 366:
             raise errors.invalid_parameter("PendingWindowInDays", "Expected 7 to 366.")
         with self.lock:
-            key = self.get_key(key_id)
+            key = self._live(key_id)
             self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), errors.state_modify_failed)
             key.state_before_deletion = key.state
             key.state = PENDING_DELETION
@@ -217,7 +235,7 @@ class KmsBackend(ImportMixin):
 
     def cancel_key_deletion(self, key_id: str) -> None:
         with self.lock:
-            key = self.get_key(key_id)
+            key = self._live(key_id)
             self.require_state(key, (PENDING_DELETION,), errors.state_modify_failed)
             # Back to usable if it still has material, else it waits for an import again.
             key.state = ENABLED if key.material is not None else PENDING_IMPORT
@@ -234,8 +252,11 @@ class KmsBackend(ImportMixin):
         if alias_name.startswith("alias/acs/"):
             raise errors.invalid_parameter("AliasName", "The alias/acs/ prefix is reserved.")
         with self.lock:
-            key = self.get_key(key_id, allow_alias=False)
+            key = self._live(key_id, allow_alias=False)
             self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), errors.state_modify_failed)
+            holder = self.keys.get(self.aliases.get(alias_name, ""))
+            if holder is not None:
+                self._refresh(holder)  # a key past its deletion date takes its alias with it
             if alias_name in self.aliases:
                 # NOTE: code as we understand the service; the public reference does not list it.
                 raise errors.ServiceError("Forbidden.AliasExist", f"The alias {alias_name} already exists.", 409)
@@ -250,36 +271,38 @@ class KmsBackend(ImportMixin):
     def list_aliases(self, key_id: str | None = None) -> list[tuple[str, str]]:
         """(alias, key id) pairs, optionally only those of one key."""
         with self.lock:
-            pairs = sorted(self.aliases.items())
-        if key_id is not None:
-            target = self.get_key(key_id, allow_alias=False).key_id
-            pairs = [(a, k) for a, k in pairs if k == target]
-        return pairs
+            target = self._live(key_id, allow_alias=False).key_id if key_id is not None else None
+            self._sweep()  # aliases of keys past their deletion date are gone
+            return sorted((a, k) for a, k in self.aliases.items() if target is None or k == target)
 
     # ---- tags --------------------------------------------------------------------------------
     def tag_resource(self, key_id: str, tags: dict[str, str]) -> None:
         with self.lock:
-            key = self.get_key(key_id, allow_alias=False)
+            key = self._live(key_id, allow_alias=False)
             self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), errors.rejected_state)
             key.tags.update(tags)
             self.save(key)
 
     def untag_resource(self, key_id: str, tag_keys: list[str]) -> None:
         with self.lock:
-            key = self.get_key(key_id, allow_alias=False)
+            key = self._live(key_id, allow_alias=False)
             self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), errors.rejected_state)
             for name in tag_keys:
                 key.tags.pop(name, None)
             self.save(key)
 
     def list_resource_tags(self, key_id: str) -> dict[str, str]:
-        return dict(self.get_key(key_id, allow_alias=False).tags)
+        """A copy of the key's tags, taken under the lock."""
+        return self.get_key(key_id, allow_alias=False).tags
 
     # ---- cryptography ------------------------------------------------------------------------
     def encrypt(self, key_id: str, plaintext: bytes, context: dict[str, str] | None = None) -> tuple[Key, bytes]:
-        """AES-256-GCM under the key's material; the blob names the key and is bound to it."""
-        key = self.get_key(key_id)
-        self.require_state(key, (ENABLED,), errors.rejected_state)
+        """AES-256-GCM under the key's material; the blob names the key and is bound to it.
+
+        The key is checked and copied under the lock, so an expiry or deletion that lands while
+        the data is sealed cannot take the material from under it.
+        """
+        key = self._usable(key_id, allow_alias=True)
         assert key.material is not None
         nonce = os.urandom(12)
         name = key.key_id.encode()
@@ -294,13 +317,19 @@ class KmsBackend(ImportMixin):
         name = blob[offset + 1 : offset + 1 + size]
         nonce = blob[offset + 1 + size : offset + 13 + size]
         sealed = blob[offset + 13 + size :]
-        key = self.get_key(name.decode(errors="replace"), allow_alias=False)
-        self.require_state(key, (ENABLED,), errors.rejected_state)
+        key = self._usable(name.decode(errors="replace"), allow_alias=False)
         assert key.material is not None
         try:
             return key, AESGCM(key.material).decrypt(nonce, sealed, _aad(name, context))
         except (InvalidTag, ValueError) as exc:
             raise errors.invalid_ciphertext() from exc
+
+    def _usable(self, key_id: str, *, allow_alias: bool) -> Key:
+        """A snapshot of an ``Enabled`` key (checked under the lock); ``Rejected.<State>`` else."""
+        with self.lock:
+            key = self._live(key_id, allow_alias=allow_alias)
+            self.require_state(key, (ENABLED,), errors.rejected_state)
+            return key.snapshot()
 
 
 def _aad(key_name: bytes, context: dict[str, str] | None) -> bytes:

@@ -4,7 +4,7 @@ for the optional sqlite store; bytes are kept as base64 there."""
 from __future__ import annotations
 
 import base64
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
@@ -47,6 +47,11 @@ class Key:
     tags: dict[str, str] = field(default_factory=dict)
     flavor: str = "alibaba"  # "alibaba" or "aws": id and ARN formats, wrapping choices
     key_material_id: str | None = None  # AWS: stays the same for every import of the same material
+
+    def snapshot(self) -> Key:
+        """A copy for a reader (tags copied too): what the key was when the backend's lock was held.
+        Changing it changes nothing stored."""
+        return replace(self, tags=dict(self.tags))
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
@@ -109,6 +114,9 @@ class SecretVersion:
     created: float
     stages: list[str] = field(default_factory=list)
 
+    def snapshot(self) -> SecretVersion:
+        return replace(self, stages=list(self.stages))
+
 
 @dataclass
 class Secret:
@@ -119,6 +127,11 @@ class Secret:
     encryption_key_id: str = ""
     versions: dict[str, SecretVersion] = field(default_factory=dict)
     tags: dict[str, str] = field(default_factory=dict)
+
+    def snapshot(self) -> Secret:
+        """A copy for a reader, versions and tags included. Changing it changes nothing stored."""
+        versions = {vid: version.snapshot() for vid, version in self.versions.items()}
+        return replace(self, versions=versions, tags=dict(self.tags))
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)

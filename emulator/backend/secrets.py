@@ -1,6 +1,7 @@
 """KMS Secrets Manager of one region: ``CreateSecret``, ``PutSecretValue``, ``GetSecretValue``.
 
 Text and binary secrets, explicit ``VersionId``\\s, and the ``ACSCurrent``/``ACSPrevious`` stages.
+Callers get snapshots taken under the lock, never the stored records.
 """
 
 from __future__ import annotations
@@ -63,7 +64,7 @@ class SecretsBackend:
             secret.versions[version_id] = SecretVersion(version_id, data, data_type, self.clock.now(), [CURRENT])
             self.secrets[name] = secret
             self._save(secret)
-            return secret
+            return secret.snapshot()
 
     def put_secret_value(
         self, name: str, version_id: str, data: bytes, data_type: str = "text", stages: list[str] | None = None
@@ -79,7 +80,7 @@ class SecretsBackend:
             new = SecretVersion(version_id, data, data_type, self.clock.now(), list(stages))
             secret.versions[version_id] = new
             self._save(secret)
-            return new
+            return new.snapshot()
 
     def get_secret_value(
         self, name: str, version_id: str | None = None, version_stage: str | None = None
@@ -90,11 +91,11 @@ class SecretsBackend:
                 version = secret.versions.get(version_id)
                 if version is None or (version_stage and version_stage not in version.stages):
                     raise errors.resource_not_found("secret version", version_id)
-                return secret, version
+                return secret.snapshot(), version.snapshot()
             stage = version_stage or CURRENT
             for version in secret.versions.values():
                 if stage in version.stages:
-                    return secret, version
+                    return secret.snapshot(), version.snapshot()
             raise errors.resource_not_found("secret version stage", stage)
 
     def _get(self, name: str) -> Secret:
