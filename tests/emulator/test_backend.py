@@ -1,7 +1,9 @@
 """Backend unit tests: every key state transition and import rule, with an injected clock.
 
 These call the backend directly (no wire), proving it enforces its own rules: a direct call gets
-the same ``ServiceError`` code as a wire call.
+the same ``ServiceError`` code as a wire call. Material is wrapped by the emulator's own client
+helper (``emulator.cloud.wrap_for_import``); the SDK tests wrap with the function's code, so the two
+readings of the wrapping specifications meet there.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from emulator.backend.imports import TOKEN_LIFETIME_SECONDS, WrappingKeySource
 from emulator.backend.kms import KmsBackend
 from emulator.backend.secrets import SecretsBackend
 from emulator.backend.store import Store
+from emulator.backend.unwrap import ALGORITHMS
 from emulator.clock import FixedClock
+from emulator.cloud import wrap_for_import
 from emulator.errors import ServiceError
-from renewer.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm, load_public_key, wrap
 
 T0 = 1_800_000_000.0
 DAY = 86400
@@ -39,15 +42,11 @@ def _import(
     key_id: str,
     material: bytes = MATERIAL,
     expire: int = int(T0 + 30 * DAY),
-    algorithm: WrappingAlgorithm = WrappingAlgorithm.RSAES_OAEP_SHA_256,
+    algorithm: str = "RSAES_OAEP_SHA_256",
 ):
-    token = kms.get_parameters_for_import(key_id, algorithm.value, "RSA_2048")
-    blob = wrap(_public(kms, token), material, algorithm)
+    token = kms.get_parameters_for_import(key_id, algorithm, "RSA_2048")
+    blob = wrap_for_import(token.public_key_b64(), material, algorithm)
     return kms.import_key_material(key_id, blob, token.token, expire)
-
-
-def _public(kms: KmsBackend, token):
-    return load_public_key(token.public_key_b64())
 
 
 def _now(kms: KmsBackend, key):
@@ -67,8 +66,8 @@ def test_external_key_starts_pending_import_and_cannot_encrypt(kms: KmsBackend) 
     assert _code(exc) == ("Rejected.PendingImport", 409)
 
 
-@pytest.mark.parametrize("algorithm", sorted(ALIBABA_ALGORITHMS))
-def test_import_with_each_algorithm_enables_and_sets_expiry(kms: KmsBackend, algorithm: WrappingAlgorithm) -> None:
+@pytest.mark.parametrize("algorithm", sorted(ALGORITHMS["alibaba"]))
+def test_import_with_each_algorithm_enables_and_sets_expiry(kms: KmsBackend, algorithm: str) -> None:
     key = kms.create_key(origin="EXTERNAL")
     _import(kms, key.key_id, expire=int(T0 + DAY), algorithm=algorithm)
     assert _now(kms, key).state == "Enabled"
@@ -144,7 +143,7 @@ def test_wrong_size_material_rejected(kms: KmsBackend) -> None:
 def test_token_of_another_key_rejected(kms: KmsBackend) -> None:
     first, second = kms.create_key(origin="EXTERNAL"), kms.create_key(origin="EXTERNAL")
     token = kms.get_parameters_for_import(first.key_id, "RSAES_OAEP_SHA_256", "RSA_2048")
-    blob = wrap(_public(kms, token), MATERIAL, WrappingAlgorithm.RSAES_OAEP_SHA_256)
+    blob = wrap_for_import(token.public_key_b64(), MATERIAL, "RSAES_OAEP_SHA_256")
     with pytest.raises(ServiceError) as exc:
         kms.import_key_material(second.key_id, blob, token.token, 0)
     assert _code(exc) == ("InvalidImportToken", 400)
@@ -161,7 +160,7 @@ def test_token_expires_after_24_hours(kms: KmsBackend, clock: FixedClock) -> Non
     key = kms.create_key(origin="EXTERNAL")
     token = kms.get_parameters_for_import(key.key_id, "RSAES_OAEP_SHA_256", "RSA_2048")
     assert token.expires == T0 + TOKEN_LIFETIME_SECONDS
-    blob = wrap(_public(kms, token), MATERIAL, WrappingAlgorithm.RSAES_OAEP_SHA_256)
+    blob = wrap_for_import(token.public_key_b64(), MATERIAL, "RSAES_OAEP_SHA_256")
     clock.advance(TOKEN_LIFETIME_SECONDS)
     with pytest.raises(ServiceError) as exc:
         kms.import_key_material(key.key_id, blob, token.token, 0)
@@ -183,7 +182,7 @@ def test_fresh_wrapping_key_per_call_by_default() -> None:
 def test_blob_wrapped_for_another_algorithm_rejected(kms: KmsBackend) -> None:
     key = kms.create_key(origin="EXTERNAL")
     token = kms.get_parameters_for_import(key.key_id, "RSAES_OAEP_SHA_256", "RSA_2048")
-    blob = wrap(_public(kms, token), MATERIAL, WrappingAlgorithm.RSAES_OAEP_SHA_1)
+    blob = wrap_for_import(token.public_key_b64(), MATERIAL, "RSAES_OAEP_SHA_1")
     with pytest.raises(ServiceError) as exc:
         kms.import_key_material(key.key_id, blob, token.token, 0)
     assert exc.value.code == "InvalidKeyMaterial"
@@ -316,7 +315,7 @@ def test_state_survives_restart(tmp_path, clock: FixedClock) -> None:
     second = KmsBackend("cn-hangzhou", "1", clock, Store(path), POOL)
     restored = second.describe_key("alias/p")
     assert restored.state == "Enabled" and restored.material == MATERIAL
-    blob = wrap(_public(second, token), MATERIAL, WrappingAlgorithm.RSAES_OAEP_SHA_256)
+    blob = wrap_for_import(token.public_key_b64(), MATERIAL, "RSAES_OAEP_SHA_256")
     second.import_key_material(key.key_id, blob, token.token, 0)
 
 
@@ -341,7 +340,7 @@ def test_aws_flavoured_keys_offer_the_aws_wrapping_choices(kms: KmsBackend) -> N
     key = kms.create_key(origin="EXTERNAL", flavor="aws")
     assert key.arn == f"arn:aws:kms:cn-hangzhou:123456789012:key/{key.key_id}"
     assert kms.describe_key(key.arn) == key
-    _import(kms, key.key_id, algorithm=WrappingAlgorithm.RSA_AES_KEY_WRAP_SHA_256)
+    _import(kms, key.key_id, algorithm="RSA_AES_KEY_WRAP_SHA_256")
     material_id = _now(kms, key).key_material_id
     assert material_id and len(material_id) == 64
     _import(kms, key.key_id, expire=int(T0 + 90 * DAY))
