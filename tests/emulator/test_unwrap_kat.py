@@ -4,7 +4,8 @@ Every ``EncryptedKeyMaterial`` here is built by hand (:mod:`tests.emulator.rfc_b
 PKCS#1 v1.5 encodings with fixed seeds and padding, raw RSA by ``pow``, RFC 5649 written out), so
 neither the emulator's table nor the function's wrap is trusted. The RFC 5649 vectors check the
 hand-written key wrap and pyca's. The emulator's client helper (``emulator.cloud.wrap_for_import``)
-is checked the other way round: its output is opened by hand.
+is checked the other way round: its output is opened by hand. Last, the function's wrap and the
+emulator's unwrap must agree for every combination either cloud offers.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from emulator.backend.unwrap import ALGORITHMS, MATERIAL_BYTES, SCHEMES, WRAPPIN
 from emulator.clock import FixedClock
 from emulator.cloud import wrap_for_import
 from emulator.errors import ServiceError
+from renewer.wrapping import WrappingAlgorithm, wrap
 from tests.emulator import rfc_by_hand as by_hand
 
 MATERIAL = bytes.fromhex("000102030405060708090a0b0c0d0e0ff0e1d2c3b4a5968778695a4b3c2d1e0f")
@@ -166,6 +168,13 @@ def test_the_backend_imports_hand_built_blobs_with_every_algorithm_it_offers(fla
             assert isinstance(public, rsa.RSAPublicKey) and public.key_size == BITS[spec]
             kms.import_key_material(key.key_id, by_hand_blob(public, algorithm), token.token, 0)
             assert kms.describe_key(key.key_id).state == "Enabled"
+
+
+@pytest.mark.parametrize(("algorithm", "spec"), OFFERED)
+def test_the_functions_wrap_and_the_emulators_unwrap_agree(algorithm: str, spec: str) -> None:
+    """The two independent readings meet: what the function sends, the emulator opens."""
+    key = private_key(BITS[spec])
+    assert unwrap(key, wrap(key.public_key(), MATERIAL, WrappingAlgorithm(algorithm)), algorithm) == MATERIAL
 
 
 # ---- refusals ---------------------------------------------------------------------------------
