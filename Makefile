@@ -33,9 +33,11 @@ lint: $(STAMP)
 TEST_ENV := ALIBABA_CLOUD_ECS_METADATA_DISABLED=true \
 	SOFTHSM2_UTIL=$(CURDIR)/$(SOFTHSM)/bin/softhsm2-util SOFTHSM2_LIB=$(CURDIR)/$(SOFTHSM)/lib/libsofthsm2.so
 
-# Everything but the `soak` and `cloud` tests (pyproject.toml's addopts deselect them).
+# Everything but the `soak` and `cloud` tests (pyproject.toml's addopts deselect them). worksteal: a
+# worker that runs dry takes queued tests from the other; with xdist's default (load) the slow tests
+# queued up on one worker while the other sat idle for a minute.
 test: $(STAMP) node_modules/.bin/fun $(SOFTHSM)/.installed lint
-	$(TEST_ENV) $(PY) -m pytest -n 2 -q
+	$(TEST_ENV) $(PY) -m pytest -n 2 --dist worksteal -q
 
 # The soak test alone: 1,000 keys with 20% of calls failing (about 20 s on 2 cores, bounded at 4 min).
 soak: $(STAMP)
