@@ -1,7 +1,7 @@
 """The naive baseline: a plain loop over the keys with the official KMS SDK, one key after another.
 
 Per key: ``DescribeKey``; if the material expires within RENEW_BEFORE_DAYS, ``GetParametersForImport``,
-wrap with ``renewer.wrapping.wrap``, ``ImportKeyMaterial`` and a verifying ``DescribeKey``. The
+wrap with ``renewer.materials.wrapping.wrap``, ``ImportKeyMaterial`` and a verifying ``DescribeKey``. The
 secret is read once, when the first due key needs it, so it makes exactly the calls our run makes.
 """
 
@@ -27,8 +27,8 @@ from harness import (
 )
 
 from emulator.cloud import DAY
-from renewer.targets import parse_time
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from renewer.clouds.targets import parse_time
+from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 
 def renew_sequentially(endpoint: str, keys: list[str]) -> tuple[int, list[str]]:

@@ -1,4 +1,4 @@
-"""A run of BYOK Renewer itself: ``renewer.app.run`` (what ``index.handler`` calls) against the fleet,
+"""A run of BYOK Renewer itself: ``renewer.run.app.run`` (what ``index.handler`` calls) against the fleet,
 with settings built from a configuration dict, as ``tests/function/test_reliability.py`` does."""
 
 from __future__ import annotations
@@ -20,10 +20,11 @@ from harness import (
     measure,
 )
 
-from renewer import app, settings
+from renewer import settings
 from renewer.credentials import Credentials
-from renewer.events import Options
+from renewer.entry.events import Options
 from renewer.logs import get_logger
+from renewer.run import app
 
 RENEWED = ("renewed", "recovered")
 

@@ -1,5 +1,5 @@
-"""Function Compute entry point (``Handler: index.handler``): see ``renewer/handler.py``."""
+"""Function Compute entry point (``Handler: index.handler``): see ``renewer/entry/handler.py``."""
 
-from renewer.handler import handler
+from renewer.entry.handler import handler
 
 __all__ = ["handler"]

@@ -5,7 +5,7 @@ The event is an EventBridge scheduled event (``"detail-type": "Scheduled Event"`
 ``detail`` may carry the options (``{"dryRun": true}``), or the options object itself for a
 manual invoke; anything else (a list, a string, a ``detail`` that is not an object) is an
 ``EventError`` (``InvalidEvent``), raised before anything is touched (see
-:func:`renewer.events.parse_lambda_event`). Credentials come from the default chains (the Lambda
+:func:`renewer.entry.events.parse_lambda_event`). Credentials come from the default chains (the Lambda
 role for AWS; for Alibaba Cloud targets, ``ALIBABA_CLOUD_ACCESS_KEY_ID``/``_SECRET`` or another
 provider of ``alibabacloud-credentials``). The deadline is the Lambda's remaining time
 (``context.get_remaining_time_in_millis()``); a context without it gets Lambda's maximum timeout,
@@ -16,9 +16,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from renewer import app, settings
-from renewer.events import parse_lambda_event
-from renewer.handler import raise_if_incomplete
+from renewer import settings
+from renewer.entry.events import parse_lambda_event
+from renewer.entry.handler import raise_if_incomplete
+from renewer.run import app
 
 LAMBDA_MAX_TIMEOUT_SECONDS = 900  # the most a Lambda function may be configured to run
 

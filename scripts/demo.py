@@ -19,11 +19,11 @@ sys.path.insert(0, str(ROOT / "function"))
 os.environ["ALIBABA_CLOUD_ECS_METADATA_DISABLED"] = "true"  # never reach for instance metadata
 
 from emulator.cloud import EmulatedCloud, spawn  # noqa: E402
-from renewer.cli import render_table  # noqa: E402
-from renewer.context import LocalContext  # noqa: E402
 from renewer.credentials import Credentials  # noqa: E402
+from renewer.entry.cli import render_table  # noqa: E402
+from renewer.entry.context import LocalContext  # noqa: E402
 from renewer.errors import RenewalFailedError  # noqa: E402
-from renewer.wrapping import key_check_value  # noqa: E402
+from renewer.materials.wrapping import key_check_value  # noqa: E402
 
 REGIONS = ("cn-hangzhou", "cn-shanghai")
 ACCESS_KEY_ID, ACCESS_KEY_SECRET = "demoAccessKeyId", secrets.token_urlsafe(24)

@@ -283,7 +283,7 @@ def test_build_package_adds_the_extras_to_the_requirements_fun_build_reads(
     assert requirement_lines(out / "function" / "requirements.txt") == ([], expected)
     assert (out / "template.yml").read_text(encoding="utf-8") == TEMPLATE.read_text(encoding="utf-8")
     copied = {path.relative_to(out / "function") for path in (out / "function").rglob("*.py")}
-    assert Path("index.py") in copied and Path("renewer/handler.py") in copied
+    assert Path("index.py") in copied and Path("renewer/entry/handler.py") in copied
     assert not list(out.rglob("__pycache__"))
 
 

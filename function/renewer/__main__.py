@@ -1,5 +1,5 @@
 import sys
 
-from renewer.cli import main
+from renewer.entry.cli import main
 
 sys.exit(main())

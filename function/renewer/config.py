@@ -16,8 +16,8 @@ from typing import Any
 
 from renewer.errors import ConfigError
 from renewer.inputs import clip, describe_error, excerpt, load_json, load_yaml
-from renewer.material import Encoding
-from renewer.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm
+from renewer.materials.material import Encoding
+from renewer.materials.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm
 
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 KCV_RE = re.compile(r"^[0-9A-Fa-f]{6}$")
@@ -117,7 +117,7 @@ class Limits:
     max_qps: float = 50.0  # API calls per second per region (every call counts)
     region_max_qps: dict[str, float] = field(default_factory=dict)
     # Per API call; only transient errors are retried. None: for as long as the deadline allows
-    # (a service outage of minutes is ridden out), at most renewer.retry.MAX_RETRY_SECONDS per call.
+    # (a service outage of minutes is ridden out), at most renewer.run.retry.MAX_RETRY_SECONDS per call.
     max_attempts: int | None = None
     concurrency: int = 8  # keys in flight at once, per region
 
@@ -148,6 +148,10 @@ class Config:
         return self.metrics.cloudwatch or any(
             spec.source.type == "aws-secret" or any(k.cloud == "aws" for k in spec.keys) for spec in self.materials
         )
+
+    @property
+    def uses_pkcs11(self) -> bool:
+        return any(spec.source.type == "pkcs11" for spec in self.materials)
 
     @property
     def uses_alibaba(self) -> bool:

@@ -19,7 +19,7 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
 from tests.emulator.signed_requests import acs3_headers, send_acs3
 
 REGION = "us-east-1"

@@ -14,7 +14,7 @@ from botocore.config import Config
 
 from emulator.errors import ServiceError
 from emulator.faults import Faults, FaultSettings, injected_error, status_for
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
 
 
 class FakeTime:

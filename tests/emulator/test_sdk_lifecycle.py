@@ -22,7 +22,7 @@ from aliyunsdkcore.acs_exception.exceptions import ServerException
 from aliyunsdkcore.client import AcsClient
 from darabonba.exceptions import ResponseException
 
-from renewer.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm, load_public_key, wrap
+from renewer.materials.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm, load_public_key, wrap
 
 MATERIAL = os.urandom(32)
 Call = Callable[..., dict[str, Any]]

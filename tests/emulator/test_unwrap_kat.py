@@ -24,7 +24,7 @@ from emulator.backend.unwrap import ALGORITHMS, MATERIAL_BYTES, SCHEMES, WRAPPIN
 from emulator.clock import FixedClock
 from emulator.cloud import wrap_for_import
 from emulator.errors import ServiceError
-from renewer.wrapping import WrappingAlgorithm, wrap
+from renewer.materials.wrapping import WrappingAlgorithm, wrap
 from tests.emulator import rfc_by_hand as by_hand
 
 MATERIAL = bytes.fromhex("000102030405060708090a0b0c0d0e0ff0e1d2c3b4a5968778695a4b3c2d1e0f")

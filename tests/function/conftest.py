@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from emulator.cloud import EmulatedCloud
-from renewer.context import LocalContext
 from renewer.credentials import Credentials
+from renewer.entry.context import LocalContext
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = ROOT / "events"

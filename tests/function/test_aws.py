@@ -11,7 +11,7 @@ import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
 from tests.function.conftest import EVENTS, ROOT, Cloud, assert_no_secrets, outcomes, process_env, spy_on_imports
 
 MATERIAL = bytes(range(224, 256))  # not all printable: raw bytes no one could read as text
@@ -145,7 +145,7 @@ def test_an_alibaba_only_configuration_does_not_import_boto3(cloud: Cloud) -> No
         ]
     }
     script = (
-        "import sys, index; from renewer.context import from_environ; "
+        "import sys, index; from renewer.entry.context import from_environ; "
         "index.handler(b'{}', from_environ()); "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fc2', 'yaml')))"
     )
@@ -193,7 +193,7 @@ def test_lambda_handler_with_an_eventbridge_schedule(aws: dict[str, Any], monkey
 def test_no_secret_in_any_output_with_aws_keys(cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch) -> None:
     """The AWS path leaks nothing either: the material, boto3's import tokens and wrapped material
     (two-step RSA_AES_KEY_WRAP too), in no log line, report, exception or calls log."""
-    from renewer.aws import AwsKms
+    from renewer.clouds.aws import AwsKms
 
     seen = spy_on_imports(monkeypatch, AwsKms)
     due = aws_key(aws["kms"], MATERIAL, 3)

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from emulator.cloud import DAY
-from renewer.context import LocalContext
 from renewer.credentials import Credentials
+from renewer.entry.context import LocalContext
 from tests.function.conftest import Cloud, outcomes
 
 MATERIAL = bytes(range(50, 82))

@@ -13,7 +13,7 @@ import pytest
 
 from emulator.cloud import DAY
 from renewer.errors import EventError, RenewalFailedError
-from renewer.wrapping import ALIBABA_ALGORITHMS, key_check_value
+from renewer.materials.wrapping import ALIBABA_ALGORITHMS, key_check_value
 from tests.function.conftest import EVENTS, Cloud, assert_no_secrets, outcomes, process_env, spy_on_imports
 
 MATERIAL = bytes.fromhex("6b" * 16 + "a5" * 16)
@@ -330,8 +330,8 @@ def test_cli_invoke_uses_the_default_credential_chain(cloud: Cloud, tmp_path) ->
 
 
 def test_wrong_credentials_fail_every_key_with_the_service_code(cloud: Cloud, invoke) -> None:
-    from renewer.context import LocalContext
     from renewer.credentials import Credentials
+    from renewer.entry.context import LocalContext
 
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
@@ -344,7 +344,7 @@ def test_wrong_credentials_fail_every_key_with_the_service_code(cloud: Cloud, in
 def test_no_secret_in_any_output(cloud: Cloud, invoke, monkeypatch) -> None:
     """Material, wrapped material and import tokens, raw/hex/base64, appear in no log line, report,
     exception or emulator call log."""
-    from renewer import alibaba
+    from renewer.clouds import alibaba
 
     seen = spy_on_imports(monkeypatch, alibaba.AlibabaKms)
     cloud.secret("byok/payments", base64.b64encode(MATERIAL).decode())

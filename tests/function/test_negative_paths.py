@@ -25,16 +25,16 @@ from typing import Any
 
 import pytest
 
-from renewer.context import LocalContext
 from renewer.credentials import Credentials
+from renewer.entry.context import LocalContext
 from renewer.errors import RenewalFailedError
-from renewer.wrapping import WrappingAlgorithm, load_public_key, wrap
+from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
 from tests.function.conftest import Cloud, Invocation, outcomes
 from tests.function.test_reliability import MATERIAL, fleet_config
 from tests.function.test_safety import one_aws_key
 
 DAY = 86400
-IMPORT_ATTEMPTS = 3  # the function's bound on fresh import parameters per key (renewer.flow)
+IMPORT_ATTEMPTS = 3  # the function's bound on fresh import parameters per key (renewer.run.flow)
 AWS_MATERIAL = bytes(range(224, 256))  # what one_aws_key imports and configures
 OTHER_MATERIAL_ID = "ab" * 32  # a KeyMaterialId (64 hex digits) no import here produces
 
@@ -264,7 +264,7 @@ def assert_unverified(result: Invocation, key_id: str, *words: str) -> None:
 def test_a_key_disabled_right_after_the_import_is_unverified(cloud: Cloud, invoke, monkeypatch) -> None:
     from alibabacloud_kms20160120 import models as kms_models
 
-    from renewer.alibaba import AlibabaKms
+    from renewer.clouds.alibaba import AlibabaKms
 
     def disable(key_id: str) -> None:
         cloud.kms().disable_key(kms_models.DisableKeyRequest(key_id=key_id))
@@ -294,7 +294,7 @@ def test_an_aws_expiry_shortened_right_after_the_import_is_unverified(
     cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch
 ) -> None:
     """An operator re-imports the same material by hand for 10 days, just after the function's import."""
-    from renewer.aws import AwsKms
+    from renewer.clouds.aws import AwsKms
 
     key, config = one_aws_key(aws)
     ten_days = datetime.now(timezone.utc) + timedelta(days=10)
@@ -309,7 +309,7 @@ def test_an_aws_expiry_shortened_right_after_the_import_is_unverified(
 def test_aws_material_deleted_right_after_the_import_is_unverified(
     cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch
 ) -> None:
-    from renewer.aws import AwsKms
+    from renewer.clouds.aws import AwsKms
 
     def delete(key_id: str) -> None:
         aws["kms"].delete_imported_key_material(KeyId=key_id)

@@ -20,9 +20,9 @@ from typing import Any
 
 import pytest
 
-from renewer.alibaba import AlibabaKms
+from renewer.clouds.alibaba import AlibabaKms
 from renewer.errors import RenewalFailedError
-from renewer.wrapping import key_check_value
+from renewer.materials.wrapping import key_check_value
 from tests.function.conftest import Cloud, assert_no_secrets, outcomes, spy_on_imports
 
 LOCAL = Path(__file__).resolve().parents[2] / ".softhsm"  # where scripts/install-softhsm.sh unpacks
@@ -80,7 +80,7 @@ def hsm_key(softhsm: dict[str, Any], label: str, material: bytes = HSM_MATERIAL,
     """An AES-256 key object on the token: sensitive and extractable (only wrapped) unless told."""
     from pkcs11 import Attribute, KeyType, ObjectClass
 
-    from renewer.pkcs11_source import _library
+    from renewer.materials.pkcs11 import _library
 
     template = {
         Attribute.CLASS: ObjectClass.SECRET_KEY,
@@ -112,7 +112,7 @@ def hsm_source(softhsm: dict[str, Any], label: str) -> dict[str, str]:
 def test_secret_and_hsm_materials_renewed_in_one_run(cloud: Cloud, softhsm, invoke, monkeypatch) -> None:
     from pkcs11 import Attribute, AttributeSensitive
 
-    from renewer.pkcs11_source import _library
+    from renewer.materials.pkcs11 import _library
 
     monkeypatch.setenv("BYOK_HSM_PIN", PIN)
     hsm_key(softhsm, "payments-hsm")
@@ -190,7 +190,7 @@ def hsm_key_pair(library: str, label: str) -> None:
     """An RSA key pair on the token, the private half private and sensitive, as HSMs hold signing keys."""
     from pkcs11 import Attribute, KeyType
 
-    from renewer.pkcs11_source import _library
+    from renewer.materials.pkcs11 import _library
 
     with _library(library).module.get_token(token_label=TOKEN).open(user_pin=PIN, rw=True) as session:
         session.generate_keypair(
@@ -260,7 +260,7 @@ def assert_logged_out(softhsm: dict[str, Any]) -> None:
     a login is not refused as already done."""
     from pkcs11 import Attribute
 
-    from renewer.pkcs11_source import _library
+    from renewer.materials.pkcs11 import _library
 
     library = _library(softhsm["library"])
     assert not library.logins  # the shared login is gone
@@ -276,7 +276,7 @@ def test_a_wrong_pin_is_refused_on_a_logged_in_token_and_the_login_outlives_each
     wrong PIN is refused although the token is logged in (no C_Login is even tried), and leaves the
     others working; the login ends with the last user."""
     from renewer.errors import MaterialError
-    from renewer.pkcs11_source import Pkcs11Source, _library
+    from renewer.materials.pkcs11 import Pkcs11Source, _library
 
     run = os.urandom(3).hex()
     materials = {name: os.urandom(32) for name in ("one", "two")}
@@ -307,7 +307,7 @@ def test_a_login_held_by_other_code_is_not_borrowed(softhsm) -> None:
     """If code other than the source logged this process in, the PIN cannot be checked and that code's
     logout would end the login under the renewer: the source refuses (HsmLoginFailed)."""
     from renewer.errors import MaterialError
-    from renewer.pkcs11_source import Pkcs11Source, _library
+    from renewer.materials.pkcs11 import Pkcs11Source, _library
 
     label = hsm_key(softhsm, f"borrowed-{os.urandom(3).hex()}")
     token = _library(softhsm["library"]).module.get_token(token_label=TOKEN)

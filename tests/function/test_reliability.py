@@ -13,12 +13,13 @@ from typing import Any
 import pytest
 
 from emulator.cloud import DAY
-from renewer import app, settings
-from renewer.alibaba import AlibabaKms
+from renewer import settings
 from renewer.clock import ManualClock, SystemClock
+from renewer.clouds.alibaba import AlibabaKms
 from renewer.credentials import Credentials
-from renewer.events import Options
-from renewer.retry import Backoff
+from renewer.entry.events import Options
+from renewer.run import app
+from renewer.run.retry import Backoff
 from tests.function.conftest import Cloud, outcomes
 
 MATERIAL = bytes(range(7, 39))

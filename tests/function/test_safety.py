@@ -15,10 +15,10 @@ import pytest
 
 from emulator.cloud import DAY
 from renewer.clock import SystemClock
-from renewer.context import ContextFunction, LocalContext
 from renewer.credentials import Credentials
+from renewer.entry.context import ContextFunction, LocalContext
+from renewer.entry.events import Options
 from renewer.errors import EventError, RenewalFailedError
-from renewer.events import Options
 from tests.function.conftest import Cloud, outcomes
 from tests.function.test_reliability import MATERIAL, fleet_config, run
 
@@ -323,8 +323,8 @@ def debug_logging() -> Iterator[None]:
 def test_debug_logging_leaks_nothing_on_either_cloud(
     cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch, debug_logging
 ) -> None:
-    from renewer.alibaba import AlibabaKms
-    from renewer.aws import AwsKms
+    from renewer.clouds.alibaba import AlibabaKms
+    from renewer.clouds.aws import AwsKms
     from tests.function.conftest import assert_no_secrets, spy_on_imports
     from tests.function.test_aws import AWS_REGION, aws_key, secret_name
 
@@ -382,7 +382,8 @@ def test_botocore_sends_each_attempt_once(cloud: Cloud, aws: dict[str, Any], inv
 
 def test_an_aws_expiry_at_the_maximum_survives_a_clock_ahead(cloud: Cloud, aws: dict[str, Any], monkeypatch) -> None:
     """validity_days 365 with the function's clock 3 s ahead of AWS: ValidTo stays short of the maximum."""
-    from renewer import app, settings
+    from renewer import settings
+    from renewer.run import app
 
     class Ahead(SystemClock):
         def now(self) -> float:

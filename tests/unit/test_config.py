@@ -10,8 +10,8 @@ import pytest
 from renewer.config import Config, KeyTarget, MaterialSpec, MetricsConfig, Policy, SourceSpec, load, parse_text
 from renewer.errors import ConfigError
 from renewer.inputs import load_yaml as strict_yaml
-from renewer.material import Encoding
-from renewer.wrapping import WrappingAlgorithm
+from renewer.materials.material import Encoding
+from renewer.materials.wrapping import WrappingAlgorithm
 
 CODE = "InvalidConfiguration"
 OAEP256 = WrappingAlgorithm.RSAES_OAEP_SHA_256

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from renewer import handler as fc_handler
+from renewer.entry import handler as fc_handler
 from renewer.errors import EventError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,7 +31,7 @@ def runs(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, Any]]:
         calls.append({"options": options, **kwargs})
         return {"summary": SUMMARY, "keys": []}
 
-    monkeypatch.setattr("renewer.app.run", run)
+    monkeypatch.setattr("renewer.run.app.run", run)
     monkeypatch.setattr("renewer.settings.from_environ", lambda: object())
     return calls
 

@@ -1,4 +1,4 @@
-"""Unit tests for :mod:`renewer.events`: timer events, options objects, every input type, the errors."""
+"""Unit tests for :mod:`renewer.entry.events`: timer events, options objects, every input type, the errors."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
+from renewer.entry.events import MAX_EVENT_BYTES, Options, parse_event, parse_lambda_event
 from renewer.errors import EventError
-from renewer.events import MAX_EVENT_BYTES, Options, parse_event, parse_lambda_event
 
 EVENTS_DIR = Path(__file__).resolve().parents[2] / "events"
 CODE = "InvalidEvent"

@@ -1,4 +1,4 @@
-"""Unit tests for the pure parts of :mod:`renewer.flow` (``decide``, ``MaterialCache``) and the Redactor."""
+"""Unit tests for the pure parts of :mod:`renewer.run.flow` (``decide``, ``MaterialCache``) and the Redactor."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from renewer.clouds.targets import KeyInfo
 from renewer.config import KeyTarget, MaterialSpec, Policy, SourceSpec
 from renewer.errors import MaterialError
-from renewer.flow import DAY, MaterialCache, decide
-from renewer.material import Material
+from renewer.materials.material import Material
+from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.redact import MASK, Redactor
-from renewer.targets import KeyInfo
-from renewer.wrapping import WrappingAlgorithm
+from renewer.run.flow import DAY, MaterialCache, decide
 
 NOW = 1_800_000_000.0
 POLICY = Policy(30, 90, WrappingAlgorithm.RSAES_OAEP_SHA_256, "describe")
@@ -256,7 +256,7 @@ def test_unregistered_text_is_left_alone() -> None:
 
 def test_a_skew_that_appears_later_is_still_warned_once() -> None:
     from renewer.clock import ManualClock
-    from renewer.flow import ClockCheck
+    from renewer.run.flow import ClockCheck
 
     clock = ManualClock(1_000_000)
     check = ClockCheck(clock)

@@ -1,4 +1,4 @@
-"""Issue #11: table-driven tests of plan, act and verify (:mod:`renewer.flow`) against :class:`FakeKms`,
+"""Issue #11: table-driven tests of plan, act and verify (:mod:`renewer.run.flow`) against :class:`FakeKms`,
 an in-memory KMS target that really unwraps what it is handed.
 
 Each row is one key: its state, the faults the fake is scripted with, the run's options, and what
@@ -6,10 +6,10 @@ must come of it (outcome, error code, notes, the calls made). The steps run as `
 ``guarded(plan_key)``, then ``guarded(act_key)`` while no outcome is set. Every row also checks that
 each wrapped blob opened to exactly the material, and that no secret (material, token, wrapped blob;
 raw, hex, base64) is in the report. Each negative row fails if the check it names is taken out of
-``renewer/flow.py``.
+``renewer/run/flow.py``.
 
 NOTE: the fake unwraps with its own table (:func:`unwrap`), written from the services' import docs,
-not with ``renewer.wrapping``'s: two readings of the spec that must agree.
+not with ``renewer.materials.wrapping``'s: two readings of the spec that must agree.
 """
 
 from __future__ import annotations
@@ -30,15 +30,15 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from renewer.clock import ManualClock
+from renewer.clouds.targets import ImportParameters, KeyInfo
 from renewer.config import KeyTarget, MaterialSpec, Policy, SourceSpec
+from renewer.entry.events import Options
 from renewer.errors import CloudError, ErrorKind
-from renewer.events import Options
-from renewer.flow import DAY, ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key
+from renewer.materials.sources import EnvSource
+from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.redact import MASK, Redactor
-from renewer.report import KeyResult, Outcome
-from renewer.sources import EnvSource
-from renewer.targets import ImportParameters, KeyInfo
-from renewer.wrapping import WrappingAlgorithm
+from renewer.run.flow import DAY, ClockCheck, MaterialCache, RunContext, act_key, guarded, plan_key
+from renewer.run.report import KeyResult, Outcome
 
 NOW = 1_800_000_000.0
 KEY = "key-1"
@@ -100,7 +100,7 @@ class FakeKey:
 
 
 class FakeKms:
-    """A :class:`renewer.targets.KmsTarget` in memory, for one region.
+    """A :class:`renewer.clouds.targets.KmsTarget` in memory, for one region.
 
     ``fail``: per action, faults raised in turn (``None``: that call answers; a callable gets the
     call's secret arguments and returns the error, as a service quoting its request would).
@@ -532,7 +532,7 @@ def forms(secret: bytes) -> set[str]:
 
 
 def run_key(row: Row) -> tuple[KeyResult, FakeKms, RunContext]:
-    """Plan, then act while no outcome is set, each step guarded: as ``renewer.app`` runs a key."""
+    """Plan, then act while no outcome is set, each step guarded: as ``renewer.run.app`` runs a key."""
     clock = ManualClock(NOW)
     region = "us-east-1" if row.cloud == "aws" else "cn-hangzhou"
     kms = FakeKms({KEY: row.key}, clock, skew=row.skew, **row.fake)

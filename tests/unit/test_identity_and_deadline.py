@@ -7,17 +7,17 @@ import threading
 
 import pytest
 
-from renewer.budget import RateLimiter
 from renewer.clock import ManualClock
+from renewer.clouds.targets import KeyInfo
 from renewer.config import MaterialSpec, Policy, SourceSpec
-from renewer.deadline import Deadline
 from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
-from renewer.flow import decide
-from renewer.identity import WITNESS, plain_id, resolve
-from renewer.report import Described, Done, KeyResult
-from renewer.retry import Backoff, Caller, CallStats
-from renewer.targets import KeyInfo
-from renewer.wrapping import WrappingAlgorithm
+from renewer.materials.wrapping import WrappingAlgorithm
+from renewer.run.budget import RateLimiter
+from renewer.run.deadline import Deadline
+from renewer.run.flow import decide
+from renewer.run.identity import WITNESS, plain_id, resolve
+from renewer.run.report import Described, Done, KeyResult
+from renewer.run.retry import Backoff, Caller, CallStats
 
 POLICY = Policy(30, 90, WrappingAlgorithm.RSAES_OAEP_SHA_256, "describe")
 DAY = 86400

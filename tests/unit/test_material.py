@@ -1,4 +1,4 @@
-"""Unit tests for :mod:`renewer.material`: decoding, sizes, redaction, pickling and the KCV."""
+"""Unit tests for :mod:`renewer.materials.material`: decoding, sizes, redaction, pickling and the KCV."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from renewer.errors import MaterialError
-from renewer.material import (
+from renewer.materials.material import (
     MAX_SOURCE_BYTES,
     Encoding,
     Material,
@@ -19,7 +19,7 @@ from renewer.material import (
     decode_file,
     decode_text,
 )
-from renewer.wrapping import key_check_value
+from renewer.materials.wrapping import key_check_value
 
 MATERIAL = bytes([0xFB, 0xFF, 0xBF]) * 10 + b"\x01\x02"  # base64 holds '+' and '/', so urlsafe differs
 HEX = MATERIAL.hex()
@@ -111,7 +111,7 @@ def test_material_constructor_checks_the_size() -> None:
     assert info.value.message == "material is 31 bytes; expected exactly 32 (256 bits)"
 
 
-# --- Encodings: never ambiguous (see renewer.material's docstring) ---
+# --- Encodings: never ambiguous (see renewer.materials.material's docstring) ---
 
 RAW, HEX_, B64_ = Encoding.RAW, Encoding.HEX, Encoding.BASE64
 KEY128_HEX = bytes(range(0xA0, 0xB0)).hex()  # a 128-bit key written as 32 hex digits: 32 printable bytes

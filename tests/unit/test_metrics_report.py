@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from renewer import metrics, report
-from renewer.cli import COLUMNS, render_table
 from renewer.codes import CODES
-from renewer.context import LocalContext
-from renewer.context import from_environ as context_from_environ
 from renewer.credentials import Credentials
-from renewer.handler import credentials_from_context
-from renewer.metrics import Datum
-from renewer.report import Decision, Described, Done, KeyResult, Outcome, iso
+from renewer.entry.cli import COLUMNS, render_table
+from renewer.entry.context import LocalContext
+from renewer.entry.context import from_environ as context_from_environ
+from renewer.entry.handler import credentials_from_context
+from renewer.run import metrics, report
+from renewer.run.metrics import Datum
+from renewer.run.report import Decision, Described, Done, KeyResult, Outcome, iso
 
 NOW = 1_800_000_000.0  # 2027-01-15T08:00:00Z
 DAY = 86400

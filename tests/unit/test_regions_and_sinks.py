@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from renewer import sinks
 from renewer.config import MetricsConfig
 from renewer.errors import ConfigError
 from renewer.redact import Redactor
-from renewer.regions import MetricRegions, metric_regions
+from renewer.run import sinks
+from renewer.run.regions import MetricRegions, metric_regions
 
 
 def test_cloudmonitor_defaults_to_the_functions_own_region() -> None:
@@ -52,3 +52,26 @@ def test_delivery_survives_any_failure_and_reports_it() -> None:
     assert sent["sent"] is False
     assert sent["destinations"][0] == {"destination": "log", "sent": True, "error": None}
     assert sent["destinations"][1]["error"] == "RenewerBug: KeyError while sending metrics"
+
+
+def test_a_configuration_needing_a_missing_extra_is_refused_by_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    from renewer.config import load
+    from renewer.run import wiring
+
+    config = load(
+        {
+            "materials": [
+                {
+                    "name": "m",
+                    "source": {"type": "env", "var": "X"},
+                    "keys": [{"cloud": "aws", "region": "us-east-1", "key_id": "k"}],
+                }
+            ]
+        }
+    )
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "boto3" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"boto3 is not installed: build the code package with the 'aws' extra"):
+        wiring.check_extras(config)

@@ -9,16 +9,16 @@ from collections.abc import Callable
 
 import pytest
 
-from renewer import alibaba, aws
-from renewer.budget import Budgets, RateLimiter
 from renewer.clock import ManualClock
+from renewer.clouds import alibaba, aws
 from renewer.config import MaterialSpec, Policy, SourceSpec
-from renewer.deadline import Deadline
 from renewer.errors import CloudError, ErrorKind
-from renewer.executor import FIRST_KEY_SECONDS, Pace, run_keys
-from renewer.report import Done, KeyResult, Outcome
-from renewer.retry import Backoff, Caller, CallStats, KeyRetries, is_transient
-from renewer.wrapping import WrappingAlgorithm
+from renewer.materials.wrapping import WrappingAlgorithm
+from renewer.run.budget import Budgets, RateLimiter
+from renewer.run.deadline import Deadline
+from renewer.run.executor import FIRST_KEY_SECONDS, Pace, run_keys
+from renewer.run.report import Done, KeyResult, Outcome
+from renewer.run.retry import Backoff, Caller, CallStats, KeyRetries, is_transient
 
 
 @pytest.fixture
@@ -203,7 +203,7 @@ def test_run_keys_in_order_until_the_deadline(clock: ManualClock) -> None:
 def test_terminal_progress_draws_a_bar() -> None:
     import io
 
-    from renewer.progress import TerminalProgress
+    from renewer.run.progress import TerminalProgress
 
     out = io.StringIO()
     bar = TerminalProgress(out)

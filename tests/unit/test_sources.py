@@ -1,4 +1,4 @@
-"""Unit tests for :mod:`renewer.sources`: each source applies its configured ``encoding``, refuses
+"""Unit tests for :mod:`renewer.materials.sources`: each source applies its configured ``encoding``, refuses
 ambiguous values without one, and reads files within bounds."""
 
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 
 from renewer.config import SourceSpec
 from renewer.errors import CloudError, MaterialError
-from renewer.material import Encoding
-from renewer.sources import build_source
+from renewer.materials.material import Encoding
+from renewer.materials.sources import build_source
 
 MATERIAL = bytes(range(0x80, 0xA0))  # not printable: raw without an encoding
 KEY128_HEX = bytes(range(0xA0, 0xB0)).hex()  # 32 printable bytes: a 128-bit key written as hex

@@ -1,4 +1,4 @@
-"""Known-answer tests for the function's wrap (:func:`renewer.wrapping.wrap`), opened by hand.
+"""Known-answer tests for the function's wrap (:func:`renewer.materials.wrapping.wrap`), opened by hand.
 
 Each blob the function makes is decrypted here with raw RSA (``pow(c, d, n)``) and its encoding
 parsed by hand (:mod:`tests.emulator.rfc_by_hand`: RFC 8017 OAEP and PKCS#1 v1.5, RFC 5649 key
@@ -13,7 +13,7 @@ from functools import cache
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from renewer.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm, wrap
+from renewer.materials.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm, wrap
 from tests.emulator import rfc_by_hand as by_hand
 
 MATERIAL = bytes.fromhex("00112233445566778899aabbccddeeff0f1e2d3c4b5a69788796a5b4c3d2e1f0")

@@ -1,5 +1,5 @@
 """The run's metric destinations: the log line always, CloudMonitor and CloudWatch when configured
-(their regions from :mod:`renewer.regions`). :func:`deliver` never raises: metrics must not turn a
+(their regions from :mod:`renewer.run.regions`). :func:`deliver` never raises: metrics must not turn a
 good renewal into a failed one, whatever goes wrong in them (a bug included)."""
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from renewer import metrics
-from renewer.clouds import Clouds
+from renewer.clouds.clients import Clouds
 from renewer.config import MetricsConfig
 from renewer.errors import RenewerBug, RenewerError
 from renewer.logs import log_event
 from renewer.redact import Redactor
-from renewer.regions import MetricRegions
+from renewer.run import metrics
+from renewer.run.regions import MetricRegions
 
 
 @dataclass(frozen=True)

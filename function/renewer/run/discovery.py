@@ -13,7 +13,7 @@ from typing import Protocol
 from renewer.config import MaterialSpec
 from renewer.errors import RenewerError
 from renewer.logs import log_event
-from renewer.report import KeyResult
+from renewer.run.report import KeyResult
 
 
 class TaggedKeys(Protocol):

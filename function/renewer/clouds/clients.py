@@ -5,16 +5,16 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from renewer.alibaba import AlibabaClients, AlibabaKms
+from renewer.clouds.alibaba import AlibabaClients, AlibabaKms
+from renewer.clouds.targets import KmsTarget
 from renewer.credentials import Credentials
-from renewer.retry import Caller
+from renewer.run.retry import Caller
 from renewer.settings import Settings
-from renewer.targets import KmsTarget
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from renewer.aws import AwsClients, AwsSecrets
+    from renewer.clouds.aws import AwsClients, AwsSecrets
 
 
 class Clouds:
@@ -28,7 +28,7 @@ class Clouds:
     @property
     def aws(self) -> AwsClients:
         if self._aws is None:
-            from renewer.aws import AwsClients  # boto3 only for configurations that use AWS
+            from renewer.clouds.aws import AwsClients  # boto3 only for configurations that use AWS
 
             self._aws = AwsClients(self._caller_for)
         return self._aws

@@ -9,7 +9,7 @@ alias, by id and by ARN, listed and discovered) under two materials gets neither
 from __future__ import annotations
 
 from renewer.config import MaterialSpec
-from renewer.report import Described, Done, KeyResult, Outcome, Via
+from renewer.run.report import Described, Done, KeyResult, Outcome, Via
 
 Item = tuple[MaterialSpec, KeyResult]
 WITNESS = Via.WITNESS  # a key described only to check a fan-out worker's keys against; never acted on

@@ -3,7 +3,7 @@
 :func:`run_keys`: one step over one group of keys, at most ``concurrency`` at once, started in the
 order given (most urgent first), none started once the deadline leaves no time for another. A key
 not started is ``not_attempted``. A step returns the key's new (immutable) result, which takes the
-old one's place; its retries are counted while it runs (:class:`renewer.retry.KeyRetries`). A key
+old one's place; its retries are counted while it runs (:class:`renewer.run.retry.KeyRetries`). A key
 is logged once, when its outcome is final.
 
 :func:`in_parallel`: one function per group (a cloud and region), all at once, so a slow or hung
@@ -19,11 +19,11 @@ from typing import TypeVar
 
 from renewer.clock import Clock
 from renewer.config import MaterialSpec
-from renewer.deadline import Deadline
 from renewer.logs import log_event
-from renewer.progress import Progress
-from renewer.report import Done, KeyResult, Outcome, Via, iso
-from renewer.retry import CallStats, KeyRetries
+from renewer.run.deadline import Deadline
+from renewer.run.progress import Progress
+from renewer.run.report import Done, KeyResult, Outcome, Via, iso
+from renewer.run.retry import CallStats, KeyRetries
 
 Item = tuple[MaterialSpec, KeyResult]
 T = TypeVar("T")
@@ -94,7 +94,7 @@ def run_keys(
 
 def finished(result: KeyResult, progress: Progress | None) -> None:
     """A key's outcome is final: log it once, count it on the progress bar. A witness (a key only
-    described to compare ids, see :mod:`renewer.identity`) is not the run's key: neither."""
+    described to compare ids, see :mod:`renewer.run.identity`) is not the run's key: neither."""
     if result.via is Via.WITNESS:
         return
     log_key(result)

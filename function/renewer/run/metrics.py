@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from renewer.report import PROBLEMS, KeyResult
+from renewer.run.report import PROBLEMS, KeyResult
 
 BATCH = 21  # PutCustomMetric takes at most 21 entries per call
 RUN_DIMENSIONS = {"renewer": "byok-renewer"}
@@ -85,7 +85,7 @@ def as_log(data: list[Datum]) -> list[dict[str, Any]]:
 
 
 def send_cloudwatch(client: Any, namespace: str, data: list[Datum], now: float) -> None:
-    """``PutMetricData`` to CloudWatch (``client`` is :class:`renewer.aws.AwsCloudWatch`)."""
+    """``PutMetricData`` to CloudWatch (``client`` is :class:`renewer.clouds.aws.AwsCloudWatch`)."""
     from datetime import datetime, timezone
 
     stamp = datetime.fromtimestamp(now, tz=timezone.utc)

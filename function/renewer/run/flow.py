@@ -17,15 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from renewer.clock import Clock
+from renewer.clouds.targets import KeyInfo, KmsTarget
 from renewer.config import MaterialSpec, Policy
+from renewer.entry.events import Options
 from renewer.errors import CloudError, ErrorKind, KeyStateError, MaterialError, RenewerBug, RenewerError
-from renewer.events import Options
-from renewer.material import KeyMaterial, check_kcv
+from renewer.materials.material import KeyMaterial, check_kcv
+from renewer.materials.sources import MaterialSource
+from renewer.materials.wrapping import WrappingAlgorithm, load_public_key
 from renewer.redact import Redactor
-from renewer.report import Decision, Described, Done, Failure, KeyResult, Outcome, Via, iso
-from renewer.sources import MaterialSource
-from renewer.targets import KeyInfo, KmsTarget
-from renewer.wrapping import WrappingAlgorithm, load_public_key
+from renewer.run.report import Decision, Described, Done, Failure, KeyResult, Outcome, Via, iso
 
 DAY = 86400
 EXPIRY_TOLERANCE_SECONDS = 60  # two runs at once may each set an expiry a moment apart
@@ -244,7 +244,7 @@ def _check_discovered(kms: KmsTarget, spec: MaterialSpec, result: KeyResult) -> 
 
 
 def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
-    """Describe a key only to learn its id (see :func:`renewer.identity.witnesses`). A transient
+    """Describe a key only to learn its id (see :func:`renewer.run.identity.witnesses`). A transient
     failure leaves it unknown (``AmbiguityUnchecked``); any other (no such alias) means it names no
     key, and so not one of the shard's."""
     try:

@@ -16,12 +16,12 @@ from alibabacloud_tea_openapi.models import Config
 from darabonba.exceptions import ResponseException
 from darabonba.policy.retry import RetryOptions
 
+from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
 from renewer.credentials import Credentials, default_chain
 from renewer.errors import CloudError, ErrorKind
 from renewer.once import OncePer
-from renewer.retry import Caller
+from renewer.run.retry import Caller
 from renewer.settings import Settings
-from renewer.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
 
 T = TypeVar("T")
 
@@ -119,7 +119,7 @@ class AlibabaClients:
         self._chain: OncePer[None, Any] = OncePer(lambda _: default_chain())
 
     def _config(self, region: str) -> Config:
-        # The SDK's own retries stay off: renewer.retry.Caller retries, counts and honours the deadline.
+        # The SDK's own retries stay off: renewer.run.retry.Caller retries, counts and honours the deadline.
         config = Config(
             region_id=region,
             read_timeout=10_000,

@@ -50,8 +50,8 @@ def parse_time(text: str | None) -> float | None:
 
 
 class KmsTarget(Protocol):
-    """The KMS calls the flow makes in one region (:class:`renewer.alibaba.AlibabaKms`,
-    :class:`renewer.aws.AwsKms`)."""
+    """The KMS calls the flow makes in one region (:class:`renewer.clouds.alibaba.AlibabaKms`,
+    :class:`renewer.clouds.aws.AwsKms`)."""
 
     def describe_key(self, key_id: str) -> KeyInfo: ...
 

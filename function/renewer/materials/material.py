@@ -35,7 +35,7 @@ from typing import Protocol
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from renewer.errors import MaterialError
-from renewer.wrapping import MATERIAL_BYTES, WrappingAlgorithm, key_check_value, wrap
+from renewer.materials.wrapping import MATERIAL_BYTES, WrappingAlgorithm, key_check_value, wrap
 
 MAX_SOURCE_BYTES = 64 * 1024  # a longer value (file, variable, secret) is refused before decoding
 _HEX_RE = re.compile(r"[0-9A-Fa-f]*")
@@ -52,7 +52,7 @@ class Encoding(Enum):
 
 class KeyMaterial(Protocol):
     """What the flow needs of a material: wrap it for a KMS import public key, and its key check
-    value. :class:`Material` holds the bytes; an HSM-held key (:mod:`renewer.pkcs11_source`) does
+    value. :class:`Material` holds the bytes; an HSM-held key (:mod:`renewer.materials.pkcs11`) does
     both inside the HSM and never gives the bytes out."""
 
     def wrap(self, public_key: rsa.RSAPublicKey, algorithm: WrappingAlgorithm) -> bytes: ...

@@ -1,6 +1,6 @@
 """One run, from settings and options to the report: the single entry the handler and the CLI share.
 
-1. Plan: ``DescribeKey`` every selected key and decide (see :mod:`renewer.flow`).
+1. Plan: ``DescribeKey`` every selected key and decide (see :mod:`renewer.run.flow`).
 2. Act on the keys that need it, most urgent first, while the deadline allows.
 3. Send the metrics (a failure there is logged and reported, never fails a renewal), return the report.
 """
@@ -12,24 +12,25 @@ from contextlib import closing
 from functools import partial
 from typing import Any
 
-from renewer import metrics, sinks
 from renewer.clock import Clock
-from renewer.clouds import Clouds
+from renewer.clouds.clients import Clouds
+from renewer.clouds.fc import FcInvoker, fc_endpoint
 from renewer.config import MaterialSpec
 from renewer.credentials import Credentials, default_credentials
-from renewer.discovery import discover
+from renewer.entry.events import Options
 from renewer.errors import RenewerError
-from renewer.events import Options
-from renewer.executor import finished, groups, in_parallel, log_key, run_keys
-from renewer.fanout import FcInvoker, fan_out, fc_endpoint, select_shard
-from renewer.flow import RunContext, act_key, guarded, plan_key, urgency, witness_key
-from renewer.identity import WITNESS, resolve, witnesses
 from renewer.logs import log_event, sdk_logs_guarded
-from renewer.progress import Progress
-from renewer.report import KeyResult, build
-from renewer.retry import Backoff
+from renewer.run import metrics, sinks
+from renewer.run.discovery import discover
+from renewer.run.executor import finished, groups, in_parallel, log_key, run_keys
+from renewer.run.fanout import fan_out, select_shard
+from renewer.run.flow import RunContext, act_key, guarded, plan_key, urgency, witness_key
+from renewer.run.identity import WITNESS, resolve, witnesses
+from renewer.run.progress import Progress
+from renewer.run.report import KeyResult, build
+from renewer.run.retry import Backoff
+from renewer.run.wiring import Run, assemble
 from renewer.settings import Settings
-from renewer.wiring import Run, assemble
 
 Item = tuple[MaterialSpec, KeyResult]
 
@@ -47,7 +48,7 @@ def run(
     backoff: Backoff | None = None,
     progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Renew every selected key; returns the report (see :mod:`renewer.report`).
+    """Renew every selected key; returns the report (see :mod:`renewer.run.report`).
 
     ``timeout`` is the function's timeout in seconds (``context.function.timeout``): no key is
     started once too little of it is left.
@@ -67,7 +68,7 @@ def run(
 
 
 def run_assembled(parts: Run, progress: Progress | None = None) -> dict[str, Any]:
-    """The run itself, on what :func:`renewer.wiring.assemble` built."""
+    """The run itself, on what :func:`renewer.run.wiring.assemble` built."""
     for warning in parts.config.warnings:
         log_event("warning", message=warning)
     started = parts.clock.now()
@@ -193,7 +194,7 @@ def _put(items: list[Item], positions: list[int], new: list[Item]) -> list[Item]
 
 
 def _plan_or_witness(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
-    """The plan step; a witness is only described (see :mod:`renewer.identity`)."""
+    """The plan step; a witness is only described (see :mod:`renewer.run.identity`)."""
     return (witness_key if result.via is WITNESS else plan_key)(spec, result, ctx)
 
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 
 from renewer.clock import Clock
-from renewer.deadline import Deadline
 from renewer.errors import DeadlineExceeded
 from renewer.once import OncePer
+from renewer.run.deadline import Deadline
 
 
 class RateLimiter:

@@ -46,7 +46,7 @@ class ShardKey:
 
 @dataclass(frozen=True)
 class Shard:
-    """Part of a fleet a coordinator hands to one worker invocation (see :mod:`renewer.fanout`)."""
+    """Part of a fleet a coordinator hands to one worker invocation (see :mod:`renewer.run.fanout`)."""
 
     id: int
     of: int

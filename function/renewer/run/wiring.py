@@ -1,30 +1,31 @@
 """The composition root: everything one run needs, built once, in one place (clock, deadline,
-per-region callers, cloud clients, redactor, material cache, metric sinks). :func:`renewer.app.run`
+per-region callers, cloud clients, redactor, material cache, metric sinks). :func:`renewer.run.app.run`
 takes what this builds; nothing else constructs these."""
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from renewer.budget import Budgets
 from renewer.clock import Clock, SystemClock
-from renewer.clouds import Clouds
+from renewer.clouds.clients import Clouds
 from renewer.config import Config, MaterialSpec
 from renewer.credentials import Credentials
-from renewer.deadline import Deadline
-from renewer.errors import EventError
-from renewer.events import Options
-from renewer.flow import ClockCheck, MaterialCache, RunContext
+from renewer.entry.events import Options
+from renewer.errors import ConfigError, EventError
+from renewer.materials.sources import build_source
 from renewer.once import OncePer
 from renewer.redact import Redactor
-from renewer.regions import metric_regions
-from renewer.retry import Backoff, Caller, CallStats
+from renewer.run.budget import Budgets
+from renewer.run.deadline import Deadline
+from renewer.run.flow import ClockCheck, MaterialCache, RunContext
+from renewer.run.regions import metric_regions
+from renewer.run.retry import Backoff, Caller, CallStats
+from renewer.run.sinks import Sink, sinks
 from renewer.settings import Settings
-from renewer.sinks import Sink, sinks
-from renewer.sources import build_source
 
 
 class Callers:
@@ -93,6 +94,24 @@ def select_materials(config: Config, names: tuple[str, ...] | None) -> list[Mate
     return [spec for spec in config.materials if spec.name in names]
 
 
+#: What each optional part of a configuration needs installed, and the extra that installs it.
+_EXTRAS = (
+    ("uses_aws", "boto3", "aws", "AWS keys, secrets or CloudWatch"),
+    ("uses_pkcs11", "pkcs11", "pkcs11", "a pkcs11 source"),
+)
+
+
+def check_extras(config: Config) -> None:
+    """A configuration that needs an extra the package was built without is a configuration error,
+    named, before any call (not a ModuleNotFoundError in the middle of a run)."""
+    for uses, module, extra, what in _EXTRAS:
+        if getattr(config, uses) and importlib.util.find_spec(module) is None:
+            raise ConfigError(
+                f"the configuration uses {what}, but {module} is not installed: build the code package with the "
+                f"'{extra}' extra (make package EXTRAS={extra}; pip install 'byok-renewer[{extra}]')"
+            )
+
+
 def assemble(
     settings: Settings,
     options: Options,
@@ -109,6 +128,7 @@ def assemble(
     clock = clock or SystemClock()
     config = settings.config
     specs = select_materials(config, options.materials)
+    check_extras(config)
     regions = metric_regions(config.metrics, home_region, os.environ if environ is None else environ)
     deadline = Deadline(clock, timeout)
     callers = Callers(config, clock, deadline, backoff)

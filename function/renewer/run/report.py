@@ -32,7 +32,7 @@ class Cloud(_Named):
 class Via(_Named):
     CONFIG = "config"  # listed in the configuration
     DISCOVERY = "discovery"  # found by its tag
-    WITNESS = "witness"  # described only to compare ids (see renewer.identity); never acted on, never reported
+    WITNESS = "witness"  # described only to compare ids (see renewer.run.identity); never acted on, never reported
 
 
 class Decision(_Named):

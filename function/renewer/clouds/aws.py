@@ -4,7 +4,7 @@ destination, so an Alibaba-only function never loads ``boto3``.
 
 Endpoints and credentials follow boto3's own conventions (``AWS_ENDPOINT_URL``,
 ``AWS_ENDPOINT_URL_KMS``, ..., and the default credential chain). botocore's own retries are off
-(``total_max_attempts: 1``): :class:`renewer.retry.Caller` retries, counts and honours the deadline.
+(``total_max_attempts: 1``): :class:`renewer.run.retry.Caller` retries, counts and honours the deadline.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
+from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date
 from renewer.errors import CloudError, ErrorKind
+from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.once import OncePer
-from renewer.retry import Caller
-from renewer.targets import ImportParameters, KeyInfo, parse_http_date
-from renewer.wrapping import WrappingAlgorithm
+from renewer.run.retry import Caller
 
 T = TypeVar("T")
 MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead

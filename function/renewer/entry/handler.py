@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from renewer import app, settings
+from renewer import settings
 from renewer.credentials import Credentials
+from renewer.entry.events import parse_event
 from renewer.errors import RenewalFailedError
-from renewer.events import parse_event
+from renewer.run import app
 
 # The deadline when the context carries no ``function.timeout``: template.yml's Timeout, so a run
 # is never without one.

@@ -5,7 +5,7 @@ One small wrapper rather than the SDK's ``RetryOptions`` (which the clients get 
 ``retryable=False``, so the two never compound), because the SDK cannot express what a run needs:
 retries counted per key for the report, back-off that never sleeps past the run's deadline, an
 injected clock so tests never sleep, and the request budget taken before every attempt. botocore's
-and aliyun-fc2's own retries are off too (see :mod:`renewer.aws`, :mod:`renewer.fanout`).
+and aliyun-fc2's own retries are off too (see :mod:`renewer.clouds.aws`, :mod:`renewer.run.fanout`).
 Only errors their adapter calls :attr:`ErrorKind.TRANSIENT` are retried.
 """
 
@@ -18,10 +18,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from renewer.budget import RateLimiter
 from renewer.clock import Clock
-from renewer.deadline import Deadline
 from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
+from renewer.run.budget import RateLimiter
+from renewer.run.deadline import Deadline
 
 T = TypeVar("T")
 
@@ -106,7 +106,7 @@ class Caller:
         idempotent: bool = True,
     ) -> T:
         """Run an SDK call as ``action``, its exceptions translated by ``translate`` (one per cloud:
-        :func:`renewer.alibaba.translate`, :func:`renewer.aws.translate`), which keeps nothing of
+        :func:`renewer.clouds.alibaba.translate`, :func:`renewer.clouds.aws.translate`), which keeps nothing of
         the SDK's exception: not even as the cause (it holds the request, secrets included).
         ``idempotent=False`` (metrics, asynchronous invocations): an attempt whose answer never came
         is not repeated, since the service may have done it."""

@@ -2,9 +2,9 @@
 
 A source implements :class:`MaterialSource`. Errors are :class:`MaterialError`\\s that name the
 source (the secret's name, the variable, the path; each clipped to a bounded excerpt), never its
-contents. Each source decodes with its ``encoding`` (:class:`~renewer.material.Encoding`) when the
+contents. Each source decodes with its ``encoding`` (:class:`~renewer.materials.material.Encoding`) when the
 configuration sets one, and refuses a value that could be read two ways when it does not (see
-:mod:`renewer.material`).
+:mod:`renewer.materials.material`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any, Protocol, TypeVar
 from renewer.config import SourceSpec
 from renewer.errors import CloudError, MaterialError
 from renewer.inputs import PATH_CHARS, InputError, TooLarge, clip, read_file
-from renewer.material import (
+from renewer.materials.material import (
     MAX_SOURCE_BYTES,
     Encoding,
     KeyMaterial,
@@ -60,7 +60,7 @@ class EnvSource:
 
 class FileSource:
     """A regular file of at most 64 KiB: 32 raw bytes, or hex/base64 text (see
-    :func:`renewer.material.decode_file`; 32 printable bytes need an ``encoding``)."""
+    :func:`renewer.materials.material.decode_file`; 32 printable bytes need an ``encoding``)."""
 
     def __init__(self, path: str, encoding: Encoding | None = None) -> None:
         self.path = Path(path)
@@ -174,7 +174,7 @@ def build_source(spec: SourceSpec, readers: SecretReaders, environ: Mapping[str,
             region = spec.options["region"]
             return AwsSecretSource(spec.options["name"], region, readers.aws_secrets(region), stage, encoding)
         case "pkcs11":
-            from renewer.pkcs11_source import Pkcs11Source  # python-pkcs11 only when configured
+            from renewer.materials.pkcs11 import Pkcs11Source  # python-pkcs11 only when configured
 
             options = spec.options
             return Pkcs11Source(

@@ -42,7 +42,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from renewer.errors import MaterialError
-from renewer.wrapping import MATERIAL_BYTES, WrappingAlgorithm
+from renewer.materials.wrapping import MATERIAL_BYTES, WrappingAlgorithm
 
 _PIN_SALT = os.urandom(16)  # per process: a PIN's digest means nothing outside it
 
@@ -222,7 +222,7 @@ def _find_key(session: Any, label: str, where: str) -> Any:
 
 
 class HsmKey:
-    """A :class:`~renewer.material.KeyMaterial` whose bytes stay in the HSM. It uses its token's
+    """A :class:`~renewer.materials.material.KeyMaterial` whose bytes stay in the HSM. It uses its token's
     shared login; every operation holds the library's lock (see the module docstring)."""
 
     def __init__(self, login: _Login, key: Any, where: str) -> None:

@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from renewer import app, logs, settings
-from renewer.context import from_environ as context_from_environ
+from renewer import logs, settings
+from renewer.entry.context import from_environ as context_from_environ
+from renewer.entry.events import Options
+from renewer.entry.handler import credentials_from_context, handler
 from renewer.errors import RenewalFailedError, RenewerError
-from renewer.events import Options
-from renewer.handler import credentials_from_context, handler
-from renewer.progress import TerminalProgress
+from renewer.run import app
+from renewer.run.progress import TerminalProgress
 
 COLUMNS = ("material", "region", "key", "via", "state", "expires", "days left", "decision", "outcome")
 

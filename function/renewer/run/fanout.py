@@ -1,0 +1,110 @@
+"""Fan-out on Function Compute itself: a coordinator that splits a large fleet into shards and
+invokes the same function asynchronously once per shard, through the official ``aliyun-fc2`` SDK.
+
+The coordinator plans (one ``DescribeKey`` per key), then hands the keys that need action, most
+urgent first, to workers in shards of ``fanout.shard_size`` keys (a key is never split across
+shards). Each worker gets ``{"shard": {"id", "of", "keys": [...]}, "dryRun", "force"}`` as its event,
+renews its keys (describing them again first: safe to repeat) and emits its own metrics. In the
+coordinator's report those keys are ``delegated`` and ``run.shards`` lists the invocations.
+
+The invocation itself is Function Compute's adapter, :class:`renewer.clouds.fc.FcInvoker`
+(``aliyun-fc2`` is imported only when a coordinator actually fans out).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from renewer.config import Fanout, KeyTarget, MaterialSpec
+from renewer.entry.events import Options, Shard, ShardKey
+from renewer.errors import EventError, RenewerError
+from renewer.logs import log_event
+from renewer.run.report import Done, KeyResult, Outcome
+
+Item = tuple[MaterialSpec, KeyResult]
+
+
+class Invoker(Protocol):
+    def invoke_async(self, payload: bytes) -> str:
+        """Start one asynchronous invocation; returns its request id."""
+
+
+def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
+    """Consecutive runs of ``size`` keys, in the order given (most urgent first), each with its shard."""
+    chunks = [due[start : start + size] for start in range(0, len(due), size)]
+    return [
+        (
+            Shard(
+                i,
+                len(chunks),
+                tuple(ShardKey(spec.name, r.region, r.key_id, r.cloud, r.via) for spec, r in chunk),
+            ),
+            chunk,
+        )
+        for i, chunk in enumerate(chunks, start=1)
+    ]
+
+
+def fan_out(
+    due: list[Item], options: Options, fanout: Fanout, invoker: Invoker
+) -> tuple[list[dict[str, Any]], list[Item]]:
+    """Invoke one worker per shard: the shard records, and each key ``delegated`` (or ``failed``
+    with the invoke error, ``FanoutFailed``)."""
+    records = []
+    results: list[Item] = []
+    for shard, chunk in split(due, fanout.shard_size):
+        payload = json.dumps(
+            {
+                "shard": shard.to_json(),
+                "dryRun": options.dry_run,
+                "force": options.force,
+                "allowShorterExpiry": options.allow_shorter_expiry,
+            }
+        )
+        record: dict[str, Any] = {"id": shard.id, "of": shard.of, "keys": len(shard.keys), "request_id": None}
+        try:
+            record["request_id"] = invoker.invoke_async(payload.encode())
+            record["status"] = "invoked"
+        except RenewerError as exc:
+            record.update(status="failed", error=f"{exc.code}: {exc.message}")
+        for spec, result in chunk:
+            if record["status"] == "invoked":
+                note = f"delegated to shard {shard.id}/{shard.of} ({record['request_id']})"
+                result = result.finished(Done(Outcome.DELEGATED, notes=(note,)))
+            else:
+                result = result.fail("FanoutFailed", f"invoking shard {shard.id}/{shard.of} failed: {record['error']}")
+            results.append((spec, result))
+        log_event("shard", **record)
+        records.append(record)
+    return records, results
+
+
+def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
+    """A worker's keys, each checked against this worker's own configuration before any call: a
+    listed key must be listed under that material (cloud, region and name exactly as configured); a
+    discovered one must be in a region that material discovers in (its tag is checked by the plan
+    step). Anything else refuses the whole shard (``InvalidEvent``): only the configuration decides
+    which key gets which material, never an event."""
+    by_name = {spec.name: spec for spec in specs}
+    refused: list[str] = []
+    items: list[Item] = []
+    for k in shard.keys:
+        spec = by_name.get(k.material)
+        label = f"{k.material}: {k.cloud}:{k.region}:{k.key_id} ({k.via})"
+        if spec is None:
+            refused.append(f"{label}: material not configured here")
+        elif k.via == "config" and not any(t == KeyTarget(k.region, k.key_id, k.cloud) for t in spec.keys):
+            refused.append(f"{label}: not listed under this material")
+        elif k.via == "discovery" and (
+            spec.discover is None or k.cloud != "alibaba" or k.region not in spec.discover.regions
+        ):
+            refused.append(f"{label}: this material does not discover keys there")
+        elif k.via not in ("config", "discovery"):
+            refused.append(f"{label}: unknown origin")
+        else:
+            items.append((spec, KeyResult.new(k.material, k.region, k.key_id, cloud=k.cloud, via=k.via)))
+    if refused:
+        shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
+        raise EventError(f"shard {shard.id}/{shard.of} names keys this configuration does not assign: {shown}")
+    return items
