@@ -78,7 +78,13 @@ def emulator_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Emulator
     """The emulator as a subprocess, serving :data:`REGIONS` on free ports."""
     stderr_path: Path = tmp_path_factory.mktemp("emulator") / "stderr.log"
     functions = [FunctionSpec("byok-renewer", "renewer", str(ROOT / "function"))]  # the fan-out tests invoke it
-    with spawn(REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET, stderr_path=stderr_path, functions=functions) as spawned:
+    # Pooled RSA wrapping keys (fresh tokens every call): generating a pair per GetParametersForImport
+    # (~40 ms for 2048 bits, ~0.5 s for 4096) is not what these tests are about; key generation itself
+    # is tested on the backend (test_backend.py::test_fresh_wrapping_key_per_call_by_default).
+    reuse = ("--reuse-wrapping-keys",)
+    with spawn(
+        REGIONS, ACCESS_KEY_ID, ACCESS_KEY_SECRET, stderr_path=stderr_path, functions=functions, extra_args=reuse
+    ) as spawned:
         ports = {region: int(e.rsplit(":", 1)[1]) for region, e in spawned.endpoints.items()}
         yield EmulatorProcess(spawned.process, ports, spawned.admin_token)
 
