@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from renewer import settings
+from renewer import logs, settings
 from renewer.entry.events import parse_lambda_event
 from renewer.entry.handler import raise_if_incomplete
 from renewer.run import app
@@ -25,16 +25,17 @@ LAMBDA_MAX_TIMEOUT_SECONDS = 900  # the most a Lambda function may be configured
 
 
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
-    options = parse_lambda_event(event)  # malformed: raises before anything is touched
-    report = app.run(
-        settings.from_environ(),
-        options,
-        credentials=None,
-        home_region=_region_of(getattr(context, "invoked_function_arn", "")),
-        timeout=_timeout(context),
-    )
-    raise_if_incomplete(report)
-    return report
+    with logs.invocation(getattr(context, "aws_request_id", None) or None):
+        options = parse_lambda_event(event)  # malformed: raises before anything is touched
+        report = app.run(
+            settings.from_environ(),
+            options,
+            credentials=None,
+            home_region=_region_of(getattr(context, "invoked_function_arn", "")),
+            timeout=_timeout(context),
+        )
+        raise_if_incomplete(report)
+        return report
 
 
 def _timeout(context: Any) -> float:

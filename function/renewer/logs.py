@@ -1,4 +1,13 @@
-"""Structured logging: one JSON object per line, built lazily, on the ``byok_renewer`` logger."""
+"""Structured logging: one JSON object per line, built lazily, on the ``byok_renewer`` logger.
+
+Every line leads with ``time`` (UTC, milliseconds), ``level`` and ``requestId`` (the invocation's,
+set by the entry point with :func:`invocation`), as Function Compute's own log lines carry them,
+then ``event`` and the event's fields.
+
+NOTE: the request id is process-wide, not per thread: a run's worker threads log under it without
+passing it along. An instance serves one invocation at a time (``instanceConcurrency: 1``); with
+more, concurrent invocations' lines would share the id last set.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +17,24 @@ import sys
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from typing import Any
 
 LOGGER_NAME = "byok_renewer"
+
+
+_request_id: str | None = None
+
+
+@contextmanager
+def invocation(request_id: str | None) -> Iterator[None]:
+    """Log lines within carry ``request_id`` (restored afterwards)."""
+    global _request_id
+    previous, _request_id = _request_id, request_id
+    try:
+        yield
+    finally:
+        _request_id = previous
 
 
 class _JsonLine:
@@ -20,8 +44,18 @@ class _JsonLine:
         self.event = event
         self.fields = fields
 
-    def __str__(self) -> str:
-        return json.dumps({"event": self.event, **self.fields}, sort_keys=False, default=str)
+    def render(self, created: float, level: str) -> str:
+        stamp = datetime.fromtimestamp(created, tz=timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        line = {"time": stamp, "level": level, "requestId": _request_id, "event": self.event, **self.fields}
+        return json.dumps(line, sort_keys=False, default=str)
+
+
+class _JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        args = record.args
+        if isinstance(args, tuple) and len(args) == 1 and isinstance(args[0], _JsonLine):
+            return args[0].render(record.created, record.levelname)
+        return super().format(record)
 
 
 class _StdoutHandler(logging.StreamHandler):  # type: ignore[type-arg]
@@ -43,7 +77,7 @@ def get_logger() -> logging.Logger:
     logger = logging.getLogger(LOGGER_NAME)
     if not logger.handlers:
         handler = _StdoutHandler()
-        handler.setFormatter(logging.Formatter("%(message)s"))
+        handler.setFormatter(_JsonFormatter("%(message)s"))
         logger.addHandler(handler)
         logger.setLevel(logging.INFO)
         logger.propagate = False

@@ -141,8 +141,12 @@ def test_every_outcome_in_one_run(cloud: Cloud, invoke) -> None:
     seconds = [m for m in cloud.metrics() if m["MetricName"] == "SecondsUntilKeyMaterialExpiration"]
     assert {m["Dimensions"]["keyId"] for m in seconds} >= {healthy, due, expired, never}
     # One log line per key and one per run.
-    events = [json.loads(line)["event"] for line in result.output.splitlines() if line.startswith("{")]
+    lines = [json.loads(line) for line in result.output.splitlines() if line.startswith("{")]
+    events = [line["event"] for line in lines]
     assert events.count("key") == 6 and events.count("run") == 1
+    # Each line carries the invocation's request id (from the context), its level and its time.
+    assert len({line["requestId"] for line in lines}) == 1 and lines[0]["requestId"]
+    assert {line["level"] for line in lines} <= {"INFO", "WARNING"} and all(line["time"] for line in lines)
 
 
 @pytest.mark.parametrize("algorithm", sorted(a.value for a in ALIBABA_ALGORITHMS))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import re
 from types import SimpleNamespace
 from typing import Any
 
@@ -330,3 +332,20 @@ def test_delegated_keys_are_left_to_their_worker() -> None:
         "KeyMaterialRenewalFailures",
         "KeyMaterialRenewalsSkippedForTime",
     ]
+
+
+def test_log_lines_carry_time_level_and_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    from renewer import logs
+
+    with logs.invocation("1-6747a0b3-3c1f"):
+        logs.log_event("key", key_id="k", outcome="renewed")
+        logs.log_event("metrics_failed", level=logging.WARNING, code="Throttling")
+    logs.log_event("after")
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert list(lines[0]) == ["time", "level", "requestId", "event", "key_id", "outcome"]
+    assert lines[0]["level"] == "INFO" and lines[0]["requestId"] == "1-6747a0b3-3c1f"
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", lines[0]["time"])
+    content = {k: lines[0][k] for k in ("event", "key_id", "outcome")}
+    assert content == {"event": "key", "key_id": "k", "outcome": "renewed"}
+    assert lines[1]["level"] == "WARNING"
+    assert lines[2]["requestId"] is None  # outside an invocation

@@ -59,13 +59,14 @@ def main(argv: list[str] | None = None) -> int:
         if sys.stderr.isatty() and not getattr(args, "verbose", False):
             progress = TerminalProgress()
             logs.get_logger().setLevel(logging.WARNING)  # the bar replaces the per-key lines
-        report = app.run(
-            settings.from_environ(),
-            options,
-            credentials=credentials_from_context(context),
-            home_region=context.region,
-            progress=progress,
-        )
+        with logs.invocation(context.request_id):
+            report = app.run(
+                settings.from_environ(),
+                options,
+                credentials=credentials_from_context(context),
+                home_region=context.region,
+                progress=progress,
+            )
     except RenewerError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
         return 2

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from renewer import settings
+from renewer import logs, settings
 from renewer.credentials import Credentials
 from renewer.entry.events import parse_event
 from renewer.errors import RenewalFailedError
@@ -33,18 +33,19 @@ def credentials_from_context(context: Any) -> Credentials | None:
 
 
 def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
-    options = parse_event(event)  # malformed: raises before anything is touched
-    current = settings.from_environ()
-    report = app.run(
-        current,
-        options,
-        credentials=credentials_from_context(context),
-        home_region=getattr(context, "region", None) or None,
-        account_id=getattr(context, "account_id", None) or None,
-        timeout=getattr(getattr(context, "function", None), "timeout", None) or DEFAULT_TIMEOUT_SECONDS,
-    )
-    raise_if_incomplete(report)
-    return json.dumps(report)
+    with logs.invocation(getattr(context, "request_id", None) or None):
+        options = parse_event(event)  # malformed: raises before anything is touched
+        current = settings.from_environ()
+        report = app.run(
+            current,
+            options,
+            credentials=credentials_from_context(context),
+            home_region=getattr(context, "region", None) or None,
+            account_id=getattr(context, "account_id", None) or None,
+            timeout=getattr(getattr(context, "function", None), "timeout", None) or DEFAULT_TIMEOUT_SECONDS,
+        )
+        raise_if_incomplete(report)
+        return json.dumps(report)
 
 
 def raise_if_incomplete(report: dict[str, Any]) -> None:
