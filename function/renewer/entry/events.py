@@ -163,7 +163,9 @@ def _dump(event: dict[Any, Any], what: str) -> str:
     except RecursionError:
         raise EventError(f"{what} is nested too deeply") from None
     except (TypeError, ValueError) as exc:  # not JSON types, circular, NaN, an integer over Python's limit
-        raise EventError(f"{what} is not JSON data ({clip(str(exc))})") from None
+        # The first sentence of json's message only: what follows it differs between Python versions.
+        reason = str(exc).split(":", 1)[0] if "float values" in str(exc) else str(exc)
+        raise EventError(f"{what} is not JSON data ({clip(reason)})") from None
 
 
 def _options(document: dict[str, Any], trigger: str) -> Options:
