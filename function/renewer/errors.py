@@ -5,6 +5,7 @@ the retry act on: no cloud's codes or message texts outside its adapter."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -79,6 +80,28 @@ class CloudError(RenewerError):
         self.http_status = http_status
         self.action = action
         self.outcome_unknown = outcome_unknown
+
+
+def kind_from(table: Mapping[str, ErrorKind], code: str, status: int | None) -> ErrorKind:
+    """An adapter's reading of a service code: its table first; else any 5xx is transient and any
+    other code permanent."""
+    kind = table.get(code)
+    if kind is not None:
+        return kind
+    return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
+
+
+def connection_error(action: str, exc: BaseException, *, unanswered: bool) -> CloudError:
+    """No answer from the service: no connection, or (``unanswered``) a request sent and not
+    answered in time, which the service may have carried out. Transient either way."""
+    what = "no answer in time" if unanswered else "connection failed"
+    return CloudError(
+        "ConnectionError",
+        f"{action}: {what} ({type(exc).__name__})",
+        kind=ErrorKind.TRANSIENT,
+        action=action,
+        outcome_unknown=unanswered,
+    )
 
 
 class RenewerBug(RenewerError):

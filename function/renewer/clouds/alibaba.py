@@ -18,7 +18,7 @@ from darabonba.policy.retry import RetryOptions
 
 from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
 from renewer.credentials import Credentials, default_chain
-from renewer.errors import CloudError, ErrorKind
+from renewer.errors import CloudError, ErrorKind, connection_error, kind_from
 from renewer.once import OncePer
 from renewer.run.retry import Caller
 from renewer.settings import Settings
@@ -69,10 +69,7 @@ def kind_of(code: str, message: str, status: int | None) -> ErrorKind:
     ``InvalidParameter`` is the service rejecting our new expiry (earlier than its own time)."""
     if code == "InvalidParameter" and "KeyMaterialExpireUnix" in message:
         return ErrorKind.EXPIRY_REJECTED
-    kind = _KINDS.get(code)
-    if kind is not None:
-        return kind
-    return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
+    return kind_from(_KINDS, code, status)
 
 
 def translate(exc: BaseException, action: str) -> CloudError | None:
@@ -90,14 +87,7 @@ def translate(exc: BaseException, action: str) -> CloudError | None:
         # darabonba turns every transport error into RetryError(str(error)): only its text tells a
         # read timeout (the request was sent; the service may have acted) from a refused connection.
         unknown = "Read timed out" in str(inner) or isinstance(inner, TimeoutError)
-        what = "no answer in time" if unknown else "connection failed"
-        return CloudError(
-            "ConnectionError",
-            f"{action}: {what} ({type(inner).__name__})",
-            kind=ErrorKind.TRANSIENT,
-            action=action,
-            outcome_unknown=unknown,
-        )
+        return connection_error(action, inner, unanswered=unknown)
     return None
 
 

@@ -18,7 +18,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
 
 from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date
-from renewer.errors import CloudError, ErrorKind
+from renewer.errors import CloudError, ErrorKind, connection_error, kind_from
 from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.once import OncePer
 from renewer.run.retry import Caller
@@ -71,10 +71,7 @@ def kind_of(code: str, message: str, status: int | None) -> ErrorKind:
     service rejecting our new expiry (in the past, or over 365 days ahead, by its own clock)."""
     if code == "ValidationException" and "ValidTo" in message:
         return ErrorKind.EXPIRY_REJECTED
-    kind = _KINDS.get(code)
-    if kind is not None:
-        return kind
-    return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
+    return kind_from(_KINDS, code, status)
 
 
 def translate(exc: BaseException, action: str) -> CloudError | None:
@@ -91,14 +88,7 @@ def translate(exc: BaseException, action: str) -> CloudError | None:
         )
     if isinstance(exc, BotoCoreError):  # endpoint unreachable, timeouts
         unknown = isinstance(exc, ReadTimeoutError)  # sent, unanswered: the service may have acted
-        what = "no answer in time" if unknown else "connection failed"
-        return CloudError(
-            "ConnectionError",
-            f"{action}: {what} ({type(exc).__name__})",
-            kind=ErrorKind.TRANSIENT,
-            action=action,
-            outcome_unknown=unknown,
-        )
+        return connection_error(action, exc, unanswered=unknown)
     return None
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from renewer.credentials import Credentials
-from renewer.errors import CloudError, ConfigError, ErrorKind
+from renewer.errors import CloudError, ConfigError, ErrorKind, connection_error, kind_from
 from renewer.redact import Redactor
 from renewer.run.retry import Caller
 
@@ -76,18 +76,11 @@ def translate_fc(exc: BaseException, action: str) -> CloudError | None:
     if isinstance(exc, fc2.fc_exceptions.FcError):
         code = exc.err_code or "FcError"
         status = exc.status_code
-        kind = _FC_KINDS.get(code) or (ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT)
+        kind = kind_from(_FC_KINDS, code, status)
         return CloudError(code, _error_message(exc.message), kind=kind, http_status=status, action=action)
     if isinstance(exc, OSError):  # requests' errors are OSErrors
         unknown = isinstance(exc, requests.exceptions.ReadTimeout)
-        what = "no answer in time" if unknown else "connection failed"
-        return CloudError(
-            "ConnectionError",
-            f"{action}: {what} ({type(exc).__name__})",
-            kind=ErrorKind.TRANSIENT,
-            action=action,
-            outcome_unknown=unknown,
-        )
+        return connection_error(action, exc, unanswered=unknown)
     return None
 
 
