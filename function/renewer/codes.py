@@ -99,8 +99,29 @@ CODES: dict[str, Code] = {
         "Raise the timeout, or let the next run finish.",
     ),
     # calls
-    "ConnectionError": Code("no connection, or no answer in time", True, "Check the endpoint and the network."),
-    "NoCredentials": Code("no AWS credentials were found", False, "Give the function AWS credentials."),
+    "ConnectionError": Code(
+        "no connection, or no answer in time: the host:port and the cause are in the message",
+        True,
+        "Refused or timed out: is the endpoint up, and reachable from the function's network? "
+        "A name that does not resolve or a failed TLS handshake is not retried: fix the endpoint.",
+    ),
+    "CredentialsMissing": Code(
+        "no credentials: the message lists the providers the SDK's chain tried",
+        False,
+        "On Function Compute, give the function a role; elsewhere set ALIBABA_CLOUD_ACCESS_KEY_ID/_SECRET "
+        "(or AWS_ACCESS_KEY_ID/_SECRET for AWS).",
+    ),
+    "CredentialsRejected": Code(
+        "the service refused the credentials (unknown key id, bad signature, expired token)",
+        False,
+        "Check the access key (and the clock, for expired tokens); the service's own code is in the message.",
+    ),
+    "UnexpectedResponse": Code(
+        "the endpoint answered with something that is not the service's API (HTML, invalid JSON, empty)",
+        False,
+        "Check the endpoint settings (RENEWER_ALIBABA_ENDPOINT(S), AWS_ENDPOINT_URL*): a proxy or a wrong "
+        "host answers there.",
+    ),
     "UnknownError": Code("a service error without a code", True, "Re-run; contact support if it persists."),
     "FcError": Code("Function Compute failed without a code", True, "Re-run; check the function's logs."),
     "FanoutFailed": Code(

@@ -9,11 +9,13 @@ keys, no YAML anchors, aliases or merge keys, nesting and numbers bounded). See 
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from renewer import known_regions
 from renewer.errors import ConfigError
 from renewer.inputs import clip, describe_error, excerpt, load_json, load_yaml
 from renewer.materials.material import Encoding
@@ -195,13 +197,36 @@ def load(document: dict[str, Any]) -> Config:
         raise ConfigError("materials: expected a non-empty list")
     materials = tuple(_material(raw, f"materials[{i}]", defaults, warnings) for i, raw in enumerate(raw_materials))
     _check_unique(materials)
+    metrics = _metrics(document.get("metrics") or {})
+    for cloud, region, where in _regions_named(materials, metrics):
+        known_regions.check(cloud, region, where, warnings)
     return Config(
         materials=materials,
-        metrics=_metrics(document.get("metrics") or {}),
+        metrics=metrics,
         warnings=tuple(warnings),
         limits=_limits(document.get("limits") or {}),
         fanout=_fanout(document["fanout"]) if document.get("fanout") is not None else None,
     )
+
+
+def _regions_named(materials: tuple[MaterialSpec, ...], metrics: MetricsConfig) -> list[tuple[str, str, str]]:
+    """(cloud, region, where) of every region the configuration names."""
+    named: list[tuple[str, str, str]] = []
+    for i, spec in enumerate(materials):
+        for j, key in enumerate(spec.keys):
+            named.append((key.cloud, key.region, f"materials[{i}].keys[{j}].region"))
+        if spec.discover is not None:
+            named += [
+                ("alibaba", r, f"materials[{i}].discover.regions[{k}]") for k, r in enumerate(spec.discover.regions)
+            ]
+        source_cloud = {"alibaba-secret": "alibaba", "aws-secret": "aws"}.get(spec.source.type)
+        if source_cloud and spec.source.options.get("region"):
+            named.append((source_cloud, spec.source.options["region"], f"materials[{i}].source.region"))
+    if metrics.cloudmonitor_region:
+        named.append(("alibaba", metrics.cloudmonitor_region, "metrics.cloudmonitor.region"))
+    if metrics.cloudwatch_region:
+        named.append(("aws", metrics.cloudwatch_region, "metrics.cloudwatch.region"))
+    return named
 
 
 def _fanout(raw: Any) -> Fanout:
@@ -299,6 +324,10 @@ def _source(raw: Any, where: str) -> SourceSpec:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with a 'type'")
     kind = raw.get("type")
+    if "type" not in raw:  # name what was given instead (a misspelt 'type' is the usual cause)
+        every = {"type"} | {name for required, optional in SOURCE_FIELDS.values() for name in required | optional}
+        _only(raw, every, where)
+        raise ConfigError(f"{where}: no 'type'; expected one of {', '.join(SOURCE_FIELDS)}")
     if not isinstance(kind, str) or kind not in SOURCE_FIELDS:
         raise ConfigError(f"{where}.type: expected one of {', '.join(SOURCE_FIELDS)}, got {excerpt(kind)}")
     required, optional = SOURCE_FIELDS[kind]
@@ -411,7 +440,9 @@ def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:
         shown = ", ".join(excerpt(name) for name in unknown[:5]) + (
             f" and {len(unknown) - 5} more" if unknown[5:] else ""
         )
-        raise ConfigError(f"{where}: unknown field(s) {shown}; expected {sorted(allowed)}")
+        close = difflib.get_close_matches(str(unknown[0]), sorted(allowed), n=1, cutoff=0.6)
+        hint = f" (did you mean {close[0]!r}?)" if close and len(unknown) == 1 else ""
+        raise ConfigError(f"{where}: unknown field(s) {shown}{hint}; expected {sorted(allowed)}")
 
 
 def _str(raw: dict[str, Any], name: str, where: str) -> str:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,19 +73,30 @@ def _fc_endpoint(value: str) -> str | None:
     return f"{endpoint.protocol}://{endpoint.host}"
 
 
+#: RENEWER_CONFIG holding what looks like a file name rather than a document.
+_LOOKS_LIKE_PATH = re.compile(r"\s*(?:[./~]|[A-Za-z]:\\)?[^\s:{}\[\]]*\.(?:ya?ml|json)\s*")
+
+
 def _config_text(env: Mapping[str, str]) -> str:
     text = env.get("RENEWER_CONFIG", "")
     if text.strip():
+        if _LOOKS_LIKE_PATH.fullmatch(text):
+            raise ConfigError(
+                f"RENEWER_CONFIG holds {clip(text.strip(), PATH_CHARS)!r}, which looks like a file name: "
+                "RENEWER_CONFIG is the configuration itself; name a file with RENEWER_CONFIG_FILE"
+            )
         return text
-    path = Path(env.get("RENEWER_CONFIG_FILE") or DEFAULT_CONFIG_FILE)
-    if not path.is_absolute() and not path.exists():
-        path = CODE_DIR / path  # on Function Compute: relative to the code package, beside index.py
+    named = Path(env.get("RENEWER_CONFIG_FILE") or DEFAULT_CONFIG_FILE)
+    # A relative path: the working directory, then the code package (on Function Compute, beside index.py).
+    tried = [named] if named.is_absolute() else [Path.cwd() / named, CODE_DIR / named]
+    path = next((p for p in tried if p.exists()), tried[-1])
     shown = clip(str(path), PATH_CHARS)
     try:
         data = read_file(path, MAX_CONFIG_BYTES)
     except OSError as exc:
+        every = " nor ".join(clip(str(p), PATH_CHARS) for p in tried)
         raise ConfigError(
-            f"no configuration: RENEWER_CONFIG is unset and {shown} cannot be read ({exc.strerror})"
+            f"no configuration: RENEWER_CONFIG is unset and {every} cannot be read ({exc.strerror})"
         ) from exc
     except InputError as exc:  # not a regular file, or larger than the limit
         raise ConfigError(f"configuration file {shown} {exc.message}") from None

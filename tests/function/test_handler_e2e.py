@@ -333,7 +333,7 @@ def test_cli_invoke_uses_the_default_credential_chain(cloud: Cloud, tmp_path) ->
     assert outcomes(report) == {key: "recovered"}
 
 
-def test_wrong_credentials_fail_every_key_with_the_service_code(cloud: Cloud, invoke) -> None:
+def test_wrong_credentials_fail_every_key_as_rejected_with_the_service_code(cloud: Cloud, invoke) -> None:
     from renewer.credentials import Credentials
     from renewer.entry.context import LocalContext
 
@@ -342,7 +342,9 @@ def test_wrong_credentials_fail_every_key_with_the_service_code(cloud: Cloud, in
     cfg = payments(key)
     result = invoke(cfg, context=LocalContext(credentials=Credentials("nobody", "wrong")))
     assert isinstance(result.error, RenewalFailedError)
-    assert result.report["keys"][0]["error"]["code"] == "InvalidAccessKeyId.NotFound"
+    error = result.report["keys"][0]["error"]
+    assert error["code"] == "CredentialsRejected" and "InvalidAccessKeyId.NotFound" in error["message"]
+    assert result.report["run"]["api"]["retries"] == 0
 
 
 def test_no_secret_in_any_output(cloud: Cloud, invoke, monkeypatch) -> None:

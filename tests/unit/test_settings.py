@@ -307,3 +307,22 @@ def test_an_invalid_ipv6_url_is_a_config_error(value: str) -> None:
     error = config_error(parse_endpoint, value, WHERE)
 
     assert error.message == f"{WHERE}: expected http(s)://HOST[:PORT], got {value!r}"
+
+
+def test_a_relative_config_file_lists_every_place_tried(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    error = config_error(from_environ, {"RENEWER_CONFIG_FILE": "conf/renewer.yml"})
+    assert str(tmp_path / "conf/renewer.yml") in error.message
+    assert str(settings.CODE_DIR / "conf/renewer.yml") in error.message
+    assert " nor " in error.message
+
+
+@pytest.mark.parametrize("value", ["/code/renewer.yml", "renewer.yaml", "./conf/prod.json", "  config.yml\n"])
+def test_a_path_in_renewer_config_points_to_renewer_config_file(value: str) -> None:
+    error = config_error(from_environ, {"RENEWER_CONFIG": value})
+    assert "looks like a file name" in error.message and "RENEWER_CONFIG_FILE" in error.message
+
+
+def test_a_tab_in_yaml_is_reported_with_its_line_and_column() -> None:
+    error = config_error(from_environ, {"RENEWER_CONFIG": "materials:\n\t- name: x\n"})
+    assert "found character '\\t' that cannot start any token at line 2 column 1" in error.message

@@ -8,17 +8,21 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
+from alibabacloud_credentials.exceptions import CredentialException
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_kms20160120.client import Client as KmsClient
 from alibabacloud_tea_openapi.models import Config
 from darabonba.exceptions import ResponseException
 from darabonba.policy.retry import RetryOptions
 
+from renewer.clouds import transport
 from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
 from renewer.credentials import Credentials, default_chain
-from renewer.errors import CloudError, ErrorKind, connection_error, kind_from
+from renewer.errors import CloudError, ErrorKind, kind_from
+from renewer.inputs import clip
 from renewer.once import OncePer
 from renewer.run.retry import Caller
 from renewer.settings import Settings
@@ -72,22 +76,59 @@ def kind_of(code: str, message: str, status: int | None) -> ErrorKind:
     return kind_from(_KINDS, code, status)
 
 
-def translate(exc: BaseException, action: str) -> CloudError | None:
+#: Codes with which the service refuses the credentials themselves (not a missing permission).
+_REJECTED = frozenset(
+    {
+        "InvalidAccessKeyId.NotFound",
+        "InvalidAccessKeyId",
+        "InvalidAccessKeyId.Inactive",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+        "InvalidSecurityToken.Expired",
+        "InvalidSecurityToken.Malformed",
+        "InvalidSecurityToken.MismatchWithAccessKey",
+    }
+)
+
+
+def translate(exc: BaseException, action: str, endpoint: str | None = None) -> CloudError | None:
     """An SDK exception as a :class:`CloudError` (the service's code and message only, and its
     kind), or None for an exception that is not the SDK's. The SDK's exception is not kept as the
-    cause: it holds the request, whose query string carries the import token and the wrapped material."""
+    cause: it holds the request, whose query string carries the import token and the wrapped material.
+
+    No credentials at all is ``CredentialsMissing`` (with the chain the SDK tried); credentials the
+    service refuses are ``CredentialsRejected``; neither is retried. An answer that is not the API's
+    (HTML, invalid JSON, empty) is ``UnexpectedResponse``; no connection is ``ConnectionError`` with
+    the host, port and cause."""
     if isinstance(exc, ResponseException):
         data = exc.data if isinstance(exc.data, dict) else {}
         message = str(data.get("Message") or exc.message or "")
         code = str(exc.code or "UnknownError")
+        if code in _REJECTED:
+            return CloudError(
+                "CredentialsRejected",
+                f"{action}: the service refused the credentials ({code}: {message})",
+                kind=ErrorKind.CREDENTIALS,
+                http_status=exc.status_code,
+                action=action,
+            )
         kind = kind_of(code, message, exc.status_code)
         return CloudError(code, message, kind=kind, http_status=exc.status_code, action=action)
     inner = getattr(exc, "inner_exception", None) or exc  # UnretryableException wraps the transport error
+    if isinstance(inner, CredentialException):
+        return CloudError(
+            "CredentialsMissing",
+            f"{action}: no credentials: {clip(str(inner), 600)}",
+            kind=ErrorKind.CREDENTIALS,
+            action=action,
+        )
+    unexpected = transport.unexpected_response(action, endpoint, str(inner))
+    if unexpected is not None:
+        return unexpected
     if isinstance(inner, (OSError, TimeoutError)) or type(inner).__module__.startswith(_SDK_MODULES):
         # darabonba turns every transport error into RetryError(str(error)): only its text tells a
         # read timeout (the request was sent; the service may have acted) from a refused connection.
-        unknown = "Read timed out" in str(inner) or isinstance(inner, TimeoutError)
-        return connection_error(action, inner, unanswered=unknown)
+        return transport.network_error(action, endpoint, inner)
     return None
 
 
@@ -149,7 +190,7 @@ class AlibabaKms:
         self.caller = caller
 
     def _call(self, action: str, call: Callable[[], T]) -> T:
-        return self.caller.call(action, call, translate)
+        return self.caller.call(action, call, partial(translate, endpoint=_endpoint_of(self.client)))
 
     def describe_key(self, key_id: str) -> KeyInfo:
         request = kms_models.DescribeKeyRequest(key_id=key_id)
@@ -228,4 +269,15 @@ class AlibabaCms:
 
     def put_custom_metric(self, request: Any) -> None:
         # Not repeated after a timeout: the service may have stored the data already.
-        self.caller.call("PutCustomMetric", lambda: self.client.put_custom_metric(request), translate, idempotent=False)
+        self.caller.call(
+            "PutCustomMetric",
+            lambda: self.client.put_custom_metric(request),
+            partial(translate, endpoint=_endpoint_of(self.client)),
+            idempotent=False,
+        )
+
+
+def _endpoint_of(client: Any) -> str | None:
+    """The host a Tea client sends to (for messages): its resolved endpoint."""
+    endpoint = getattr(client, "_endpoint", None)
+    return endpoint if isinstance(endpoint, str) and endpoint else None

@@ -15,10 +15,11 @@ from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config as BotoConfig
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ReadTimeoutError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
+from renewer.clouds import transport
 from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date
-from renewer.errors import CloudError, ErrorKind, connection_error, kind_from
+from renewer.errors import CloudError, ErrorKind, kind_from
 from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.once import OncePer
 from renewer.run.retry import Caller
@@ -81,15 +82,54 @@ def translate(exc: BaseException, action: str) -> CloudError | None:
         error = exc.response.get("Error", {})
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
         code, message = str(error.get("Code") or "UnknownError"), str(error.get("Message") or "")
+        if code in _REJECTED:
+            return CloudError(
+                "CredentialsRejected",
+                f"{action}: the service refused the credentials ({code}: {message})",
+                kind=ErrorKind.CREDENTIALS,
+                http_status=status,
+                action=action,
+            )
         return CloudError(code, message, kind=kind_of(code, message, status), http_status=status, action=action)
     if isinstance(exc, NoCredentialsError):
         return CloudError(
-            "NoCredentials", f"{action}: no AWS credentials found", kind=ErrorKind.CREDENTIALS, action=action
+            "CredentialsMissing",
+            f"{action}: no AWS credentials: boto3's chain (environment, shared files, container and instance "
+            "roles) found none",
+            kind=ErrorKind.CREDENTIALS,
+            action=action,
         )
     if isinstance(exc, BotoCoreError):  # endpoint unreachable, timeouts
-        unknown = isinstance(exc, ReadTimeoutError)  # sent, unanswered: the service may have acted
-        return connection_error(action, exc, unanswered=unknown)
+        kwargs = getattr(exc, "kwargs", {}) or {}
+        endpoint = kwargs.get("endpoint_url")
+        return transport.network_error(action, str(endpoint) if endpoint else None, exc, str(kwargs.get("error", "")))
     return None
+
+
+#: Codes with which AWS refuses the credentials themselves (not a missing permission).
+_REJECTED = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "InvalidClientTokenId",
+        "ExpiredTokenException",
+        "SignatureDoesNotMatch",
+        "IncompleteSignature",
+    }
+)
+
+
+def required(response: dict[str, Any], field: str, action: str) -> Any:
+    """A field the service's answer must carry; its absence means something else answered (a proxy's
+    page parses as an empty answer in botocore): ``UnexpectedResponse``, not a KeyError."""
+    if field not in response:
+        raise CloudError(
+            "UnexpectedResponse",
+            f"{action}: the endpoint's answer has no {field}: it is not the service's API",
+            kind=ErrorKind.PERMANENT,
+            action=action,
+        )
+    return response[field]
 
 
 def _epoch(value: datetime | float | None) -> float | None:
@@ -139,7 +179,7 @@ class AwsKms(_Called):
 
     def describe_key(self, key_id: str) -> KeyInfo:
         response = self._call("DescribeKey", lambda: self.client.describe_key(KeyId=key_id))
-        meta = response["KeyMetadata"]
+        meta = required(response, "KeyMetadata", "DescribeKey")
         date = response.get("ResponseMetadata", {}).get("HTTPHeaders", {}).get("date")
         return KeyInfo(
             meta["KeyId"],
@@ -159,8 +199,10 @@ class AwsKms(_Called):
                 KeyId=key_id, WrappingAlgorithm=algorithm, WrappingKeySpec=spec
             ),
         )
+        public_key = required(response, "PublicKey", "GetParametersForImport")
+        token = required(response, "ImportToken", "GetParametersForImport")
         return ImportParameters(
-            response["KeyId"], response["PublicKey"], response["ImportToken"], _epoch(response.get("ParametersValidTo"))
+            response.get("KeyId", key_id), public_key, token, _epoch(response.get("ParametersValidTo"))
         )
 
     def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> str | None:
