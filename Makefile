@@ -17,6 +17,12 @@ node_modules/.bin/fun: package.json package-lock.json scripts/install-fun.sh
 	bash scripts/install-fun.sh
 	touch $@
 
+# The pinned Serverless Devs CLI, for `s preview` (tests/test_s_yaml.py). On a fresh machine the `npm ci`
+# above installs it with fun; this catches a node_modules/ made before package.json named it.
+node_modules/.bin/s: package.json package-lock.json node_modules/.bin/fun
+	test -x $@ || npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
 # SoftHSM 2 for the PKCS#11 tests, unpacked from Debian's packages into .softhsm/ (nothing system-wide).
 SOFTHSM := .softhsm
 $(SOFTHSM)/.installed: scripts/install-softhsm.sh
@@ -36,7 +42,7 @@ TEST_ENV := ALIBABA_CLOUD_ECS_METADATA_DISABLED=true \
 # Everything but the `soak` and `cloud` tests (pyproject.toml's addopts deselect them). worksteal: a
 # worker that runs dry takes queued tests from the other; with xdist's default (load) the slow tests
 # queued up on one worker while the other sat idle for a minute.
-test: $(STAMP) node_modules/.bin/fun $(SOFTHSM)/.installed lint
+test: $(STAMP) node_modules/.bin/fun node_modules/.bin/s $(SOFTHSM)/.installed lint
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist worksteal -q
 
 # The same suite on Python 3.12 (Function Compute's python3.12 runtime), in a venv of its own; CI runs
@@ -50,7 +56,7 @@ $(STAMP312): requirements-dev.txt function/requirements.txt function/requirement
 	$(VENV312)/bin/python -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
 	touch $@
 
-test-3.12: $(STAMP312) node_modules/.bin/fun $(SOFTHSM)/.installed
+test-3.12: $(STAMP312) node_modules/.bin/fun node_modules/.bin/s $(SOFTHSM)/.installed
 	$(TEST_ENV) $(VENV312)/bin/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider
 
 # The soak test alone: 1,000 keys with 20% of calls failing (about 20 s on 2 cores, bounded at 4 min).
