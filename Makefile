@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-3.12 soak lint format bench package package-size clean
+.PHONY: demo test test-3.12 soak lint format bench package package-size check-s-yaml clean
 
 $(STAMP): requirements-dev.txt function/requirements.txt function/requirements-aws.txt function/requirements-pkcs11.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -71,6 +71,11 @@ format: $(STAMP)
 # as `fun build` at the root); then `cd build && fun build && fun deploy ...` (README, Deployment).
 package:
 	bash scripts/build-package.sh $(EXTRAS)
+
+# s.yaml rendered by the pinned `s preview` (offline) and checked against the fc3 component's schema and
+# the project's rules, in this shell's environment (BYOK_ROLE_ARN, BYOK_LOG_PROJECT...): run before `s deploy`.
+check-s-yaml: $(STAMP) node_modules/.bin/s
+	$(PY) scripts/check_s_yaml.py
 
 # Installed size of the code package: Alibaba only, each extra, everything (pip install --target).
 package-size: $(STAMP)
