@@ -153,6 +153,23 @@ class EmulatedCloud:
     def decrypt(self, blob: str, region: str = "cn-hangzhou") -> str:
         return self.kms(region).decrypt(kms_models.DecryptRequest(ciphertext_blob=blob)).body.plaintext
 
+    def aliases(self, region: str = "cn-hangzhou") -> dict[str, str]:
+        """Every alias in ``region`` and the key id it names (``ListAliases``, page after page)."""
+        found: dict[str, str] = {}
+        page = 1
+        while True:
+            request = kms_models.ListAliasesRequest(page_number=page, page_size=100)
+            body = self.kms(region).list_aliases(request).body
+            rows = body.aliases.alias if body.aliases and body.aliases.alias else []
+            found.update({row.alias_name: row.key_id for row in rows})
+            if not rows or page * 100 >= (body.total_count or 0):
+                return found
+            page += 1
+
+    def emulator_now(self) -> float:
+        """The emulator clock's time (``GET /_emulator/clock``), which material expiry follows."""
+        return float(self.admin("GET", "clock")["now"])
+
 
 def wrap_for_import(public_key_b64: str, material: bytes, algorithm: str) -> bytes:
     """``EncryptedKeyMaterial`` for ``ImportKeyMaterial``, as a client makes it: ``material`` wrapped
