@@ -12,6 +12,11 @@ The admin API (``/_emulator/...``) obeys only requests that carry that token in 
 ``X-Emulator-Admin-Token`` header (:mod:`emulator.admin_access`). The token is new and random on
 every start unless ``--admin-token TOKEN`` sets it (16 to 256 visible ASCII characters).
 
+``--seed [KIND=N,...]`` seeds the emulator once it listens (one key of each kind by default) and
+writes the function's configuration and environment for it, to ``--seed-dir`` or a new temporary
+directory (:mod:`emulator.seed`); a seeding that fails stops the emulator with status 1.
+``python -m emulator seed ...`` seeds one that is already running.
+
 Access-key secrets never appear in the output, and the admin token only on its one line. (Both are
 visible to other local users in the process list when given as command-line arguments, like any
 argument: use throwaway test credentials, and let the emulator make its own admin token.)
@@ -25,6 +30,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from pathlib import Path
 
 from emulator import admin_access
 from emulator.core import DEFAULT_ACCOUNT_ID, Emulator
@@ -62,6 +68,17 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="reuse a small pool of RSA key pairs for import tokens (benchmarks; NOTE: the service makes a new one)",
     )
+    parser.add_argument(
+        "--seed",
+        nargs="?",
+        const="all",
+        default=None,
+        metavar="KIND=N,...",
+        help="once listening, create keys: healthy, due, expired, never-imported, not-external (default one each)",
+    )
+    parser.add_argument(
+        "--seed-dir", type=Path, default=None, help="where --seed writes byok.json and byok.env (default: a temp dir)"
+    )
     args = parser.parse_args(argv)
     if len(args.access_key_ids) != len(args.access_key_secrets):
         parser.error("give one --access-key-secret per --access-key-id")
@@ -71,6 +88,10 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         args.admin_token = (
             admin_access.check_token(args.admin_token) if args.admin_token is not None else admin_access.new_token()
         )
+        if args.seed is not None:
+            from emulator import seed  # the KMS SDK, only to seed
+
+            args.seed = seed.parse_counts(seed.DEFAULT_SPEC if args.seed == "all" else args.seed)
     except ValueError as exc:
         parser.error(str(exc))
     return args
@@ -102,6 +123,11 @@ def function_specs(specs: Sequence[str]) -> list[FunctionSpec]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["seed"]:
+        from emulator import seed
+
+        return seed.main(argv[1:])
     args = parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     credentials = dict(zip(args.access_key_ids, args.access_key_secrets, strict=True))
@@ -120,11 +146,31 @@ def main(argv: Sequence[str] | None = None) -> int:
     for region, port in running.ports.items():
         print(f"listening on http://{args.host}:{port} ({region})", flush=True)
     print(f"admin token: {running.admin_token}", flush=True)
+    if args.seed is not None and not seed_at_start(args, running.ports, running.admin_token):
+        running.shutdown()
+        return 1
 
     while not stop.wait(1.0):
         pass
     running.shutdown()
     return 0
+
+
+def seed_at_start(args: argparse.Namespace, ports: dict[str, int], admin_token: str) -> bool:
+    """``--seed``: seed this emulator through its own ports, as a client would; False if that failed."""
+    from emulator import seed
+    from emulator.cloud import EmulatedCloud
+
+    host = "127.0.0.1" if args.host in ("", "0.0.0.0") else args.host  # noqa: S104 - where to connect, not bind
+    endpoints = {region: f"{host}:{port}" for region, port in ports.items()}
+    cloud = EmulatedCloud(endpoints, args.access_key_ids[0], args.access_key_secrets[0], admin_token)
+    try:
+        text = seed.seed_and_describe(cloud, args.seed, seed.parse_material(None), args.seed_dir)
+    except seed.SeedError as exc:
+        print(f"seed failed: {exc}", file=sys.stderr, flush=True)
+        return False
+    print(text, flush=True)
+    return True
 
 
 if __name__ == "__main__":
