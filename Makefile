@@ -67,10 +67,14 @@ format: $(STAMP)
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
-# build/ laid out for `fun build` with the extras in EXTRAS ("aws pkcs11"; none: Alibaba only, the same
-# as `fun build` at the root); then `cd build && fun build && fun deploy ...` (README, Deployment).
-package:
-	bash scripts/build-package.sh $(EXTRAS)
+# The code package s.yaml deploys, build/$(RUNTIME)/: the function, its dependencies for Linux x86_64
+# (pip, from PyPI) and the configuration CONFIG as renewer.yml, validated first with the function's own
+# code (no configuration, or an invalid one: nothing is built, exit 2). EXTRAS="aws pkcs11" adds those
+# extras. Also build/function/ and build/template.yml for `fun build`. README, Deployment 1 and 3.
+CONFIG ?= function/renewer.yml
+RUNTIME ?= python3.10
+package: $(STAMP)
+	CONFIG='$(CONFIG)' RUNTIME='$(RUNTIME)' PYTHON=$(PY) bash scripts/build-package.sh --deps $(EXTRAS)
 
 # s.yaml rendered by the pinned `s preview` (offline) and checked against the fc3 component's schema and
 # the project's rules, in this shell's environment (BYOK_ROLE_ARN, BYOK_LOG_PROJECT...): run before `s deploy`.
