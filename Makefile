@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-3.12 soak lint format bench package package-size check-s-yaml clean
+.PHONY: demo test test-3.12 soak lint format bench package package-size check-s-yaml infra clean
 
 $(STAMP): requirements-dev.txt function/requirements.txt function/requirements-aws.txt function/requirements-pkcs11.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -82,11 +82,16 @@ check-s-yaml: $(STAMP) node_modules/.bin/s
 	$(PY) scripts/check_s_yaml.py
 
 # Installed size of the code package: Alibaba only, each extra, everything (pip install --target).
+# The account stack (RAM role, SLS logs and index, CloudMonitor alarms) synthesised by ROS CDK into
+# infra/cdk.out/ (README, Deployment 2); tests/test_infra.py does the same in make test.
+infra: $(STAMP)
+	$(PY) infra/app.py
+
 package-size: $(STAMP)
 	$(PY) scripts/package_size.py
 
 clean:
-	rm -rf $(VENV) $(VENV312) node_modules .softhsm .pytest_cache .ruff_cache build
+	rm -rf $(VENV) $(VENV312) node_modules .softhsm .pytest_cache .ruff_cache build infra/cdk.out
 
 # Benchmark against the emulator (127.0.0.1 only); writes bench/results/. BENCH_ARGS=--quick for a fast check.
 BENCH_STAMP := $(VENV)/.bench-installed
