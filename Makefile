@@ -81,12 +81,12 @@ package: $(STAMP)
 check-s-yaml: $(STAMP) node_modules/.bin/s
 	$(PY) scripts/check_s_yaml.py
 
-# Installed size of the code package: Alibaba only, each extra, everything (pip install --target).
 # The account stack (RAM role, SLS logs and index, CloudMonitor alarms) synthesised by ROS CDK into
 # infra/cdk.out/ (README, Deployment 2); tests/test_infra.py does the same in make test.
 infra: $(STAMP)
 	$(PY) infra/app.py
 
+# Installed size of the code package: Alibaba only, each extra, everything (pip install --target).
 package-size: $(STAMP)
 	$(PY) scripts/package_size.py
 
