@@ -8,6 +8,9 @@ alarm must see danger there, not missing data); none for material that never exp
 import the service accepted but that could not be verified, the expiry the import asked for.
 Per run: ``KeyMaterialRenewals`` (renewed + recovered), ``KeyMaterialRenewalFailures`` (failed +
 unverified), and ``KeyMaterialRenewalsSkippedForTime`` (keys the deadline left ``not_attempted``).
+Per material read in the run (see :mod:`renewer.run.material_check`): ``KeyMaterialSourceFailures``
+(dimension ``material``), 1 when its source failed (missing, unreadable, wrong size, wrong KCV), else
+0; none for a material not read (``check_material`` off and no key due, or no time left).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from renewer.run.report import PROBLEMS, KeyResult
+from renewer.run.report import PROBLEMS, KeyResult, MaterialCheck
 
 BATCH = 21  # PutCustomMetric takes at most 21 entries per call
 RUN_DIMENSIONS = {"renewer": "byok-renewer"}
@@ -29,7 +32,7 @@ class Datum:
     dimensions: dict[str, str]
 
 
-def build(results: list[KeyResult], now: float) -> list[Datum]:
+def build(results: list[KeyResult], now: float, materials: list[MaterialCheck] | None = None) -> list[Datum]:
     data: list[Datum] = []
     for r in results:
         if r.outcome == "delegated":
@@ -47,6 +50,9 @@ def build(results: list[KeyResult], now: float) -> list[Datum]:
     data.append(Datum("KeyMaterialRenewals", renewals, dict(RUN_DIMENSIONS)))
     data.append(Datum("KeyMaterialRenewalFailures", failures, dict(RUN_DIMENSIONS)))
     data.append(Datum("KeyMaterialRenewalsSkippedForTime", not_reached, dict(RUN_DIMENSIONS)))
+    for check in materials or ():
+        if check.ok is not None:
+            data.append(Datum("KeyMaterialSourceFailures", 0 if check.ok else 1, {"material": check.name}))
     return data
 
 

@@ -1,7 +1,8 @@
 """The run's report: a plain dict, returned by the handler as JSON and used by the CLI and tests.
 
 ``{"summary": {...counts...}, "keys": [{"material", "region", "key_id", "outcome", "state_before",
-"expires_before", "expires_after", "error": {"code", "message"} | null, ...}]}``; times are ISO 8601 UTC.
+"expires_before", "expires_after", "error": {"code", "message"} | null, ...}], "run": {...,
+"materials": [{"name", "source", "ok", "kcv", "error", "note"}]}}``; times are ISO 8601 UTC.
 """
 
 from __future__ import annotations
@@ -93,6 +94,14 @@ class Described:
 class Failure:
     code: str
     message: str
+
+    def to_dict(self) -> dict[str, str]:
+        """``{"code", "message"}``, and ``runbook`` for a code of this function's own registry."""
+        entry = {"code": self.code, "message": self.message}
+        line = runbook(self.code)
+        if line:
+            entry["runbook"] = line
+        return entry
 
 
 @dataclass(frozen=True)
@@ -212,11 +221,7 @@ class KeyResult:
         return (self.cloud, self.region, self.resolved_key_id or self.key_id)
 
     def to_dict(self) -> dict[str, Any]:
-        error = None
-        if self.done is not None and self.done.error is not None:
-            error = {"code": self.error_code, "message": self.error_message}
-            if runbook(self.error_code):
-                error["runbook"] = runbook(self.error_code)
+        error = self.done.error.to_dict() if self.done is not None and self.done.error is not None else None
         return {
             "material": self.material,
             "cloud": str(self.cloud),
@@ -238,6 +243,33 @@ class KeyResult:
         }
 
 
+@dataclass(frozen=True)
+class MaterialCheck:
+    """One material as this run found it (``run.materials``): read, by a key that needed it or by the
+    check every run makes (see :mod:`renewer.run.material_check`), and whether that worked (``ok``);
+    or not read (``ok`` None, ``note`` says why). ``source`` is where the material lives, as the
+    configuration says, never what it holds. ``kcv`` is the key check value of what the source
+    holds, on a ``KcvMismatch`` too, so an operator can tell which material is there: it is not
+    secret (3 bytes of an AES encryption of zeros; it is made to be written down and compared)."""
+
+    name: str
+    source: str
+    ok: bool | None
+    kcv: str | None = None
+    error: Failure | None = None
+    note: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "source": self.source,
+            "ok": self.ok,
+            "kcv": self.kcv,
+            "error": self.error.to_dict() if self.error is not None else None,
+            "note": self.note,
+        }
+
+
 def summarize(results: list[KeyResult]) -> dict[str, int]:
     summary = dict.fromkeys(OUTCOMES, 0)
     for result in results:
@@ -256,6 +288,7 @@ def build(
     metrics: dict[str, Any],
     api: dict[str, Any] | None = None,
     shards: list[dict[str, Any]] | None = None,
+    materials: list[MaterialCheck] | None = None,
 ) -> dict[str, Any]:
     return {
         "summary": summarize(results),
@@ -268,6 +301,7 @@ def build(
             "warnings": list(warnings),
             "metrics": metrics,
             "api": dict(api or {}),
+            **({"materials": [m.to_dict() for m in materials]} if materials is not None else {}),
             **({"shards": shards} if shards is not None else {}),
         },
     }
