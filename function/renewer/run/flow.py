@@ -2,8 +2,9 @@
 
 * :func:`plan_key`: ``DescribeKey`` and decide (recover, renew, skip), or fail for a key that cannot
   take imported material. One API call; a skipped key costs nothing more.
-* :func:`act_key`: read the material (once per run), ``GetParametersForImport``, wrap,
-  ``ImportKeyMaterial``, verify. Keys are acted on most urgent first (see :func:`urgency`).
+* :func:`act_key`: read the material (once per run: :class:`~renewer.run.material_check.MaterialCache`),
+  ``GetParametersForImport``, wrap, ``ImportKeyMaterial``, verify. Keys are acted on most urgent
+  first (see :func:`urgency`).
 
 Idempotent by checking state first (as the Secrets Manager rotation functions do): re-importing
 the same material is harmless, so two runs, even at once, leave every key as good or better.
@@ -20,11 +21,11 @@ from renewer.clock import Clock
 from renewer.clouds.targets import KeyInfo, KmsTarget
 from renewer.config import MaterialSpec, Policy
 from renewer.entry.events import Options
-from renewer.errors import CloudError, ErrorKind, KeyStateError, MaterialError, RenewerBug, RenewerError
-from renewer.materials.material import KeyMaterial, check_kcv
-from renewer.materials.sources import MaterialSource
+from renewer.errors import CloudError, ErrorKind, KeyStateError, RenewerBug, RenewerError
+from renewer.materials.material import KeyMaterial
 from renewer.materials.wrapping import WrappingAlgorithm, load_public_key
 from renewer.redact import Redactor
+from renewer.run.material_check import MaterialCache
 from renewer.run.report import Decision, Described, Done, Failure, KeyResult, Outcome, Via, iso
 
 DAY = 86400
@@ -36,56 +37,6 @@ MAX_CLOCK_SKEW_SECONDS = 300  # beyond it, the region's keys fail (ClockSkew)
 SERVICE_MAXIMUM_MARGIN_SECONDS = 15 * 60
 MAX_VALIDITY_SECONDS = {"aws": 365 * DAY}
 IMPORT_ATTEMPTS = 3  # fresh import parameters for each, when the token went stale
-
-
-class MaterialCache:
-    """Reads each material at most once per run, however many keys use it (failures included)."""
-
-    def __init__(self, source_for: Callable[[MaterialSpec], MaterialSource], redactor: Redactor) -> None:
-        self._source_for = source_for
-        self._redactor = redactor
-        self._results: dict[str, KeyMaterial | MaterialError] = {}
-        self._locks: dict[str, threading.Lock] = {}
-        self._guard = threading.Lock()
-        self.reads = 0
-
-    def close(self) -> None:
-        """Release what a source holds open (an HSM session)."""
-        for result in self._results.values():
-            _close(result)
-
-    def get(self, spec: MaterialSpec) -> KeyMaterial:
-        with self._guard:
-            lock = self._locks.setdefault(spec.name, threading.Lock())
-        with lock:
-            if spec.name not in self._results:
-                self._results[spec.name] = self._read(spec)
-        result = self._results[spec.name]
-        if isinstance(result, MaterialError):
-            raise result
-        return result
-
-    def _read(self, spec: MaterialSpec) -> KeyMaterial | MaterialError:
-        self.reads += 1
-        try:
-            source = self._source_for(spec)
-            material = source.fetch()
-        except MaterialError as exc:
-            return exc
-        try:
-            for secret in material.secrets():
-                self._redactor.register(secret)
-            check_kcv(material, spec.kcv, f"material {spec.name} ({source.describe()})")
-        except MaterialError as exc:
-            _close(material)  # an HSM session is not kept for a material that will not be used
-            return exc
-        return material
-
-
-def _close(material: object) -> None:
-    close = getattr(material, "close", None)
-    if callable(close):
-        close()
 
 
 @dataclass
