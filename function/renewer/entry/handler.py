@@ -49,11 +49,13 @@ def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
 
 
 def raise_if_incomplete(report: dict[str, Any]) -> None:
-    """Failed keys, or keys the deadline left undone, fail the invocation (after metrics were sent):
-    Function Compute then shows it, and an asynchronous retry picks up what is left."""
+    """Failed keys, keys the deadline left undone, or a material whose source failed its read (the
+    check every run makes, see :mod:`renewer.run.material_check`) fail the invocation (after metrics
+    were sent): Function Compute then shows it, and an asynchronous retry picks up what is left."""
     summary = report["summary"]
     failed, undone = summary["failed"] + summary.get("unverified", 0), summary["not_attempted"]
-    if not failed and not undone:
+    sources = [m for m in report.get("run", {}).get("materials", ()) if m["ok"] is False]
+    if not failed and not undone and not sources:
         return
     parts = []
     if failed:
@@ -61,4 +63,8 @@ def raise_if_incomplete(report: dict[str, Any]) -> None:
         parts.append(f"{failed} of {len(report['keys'])} keys failed ({', '.join(codes)})")
     if undone:
         parts.append(f"{undone} keys not attempted before the deadline")
+    if sources:
+        named = ", ".join(f"{m['name']} ({m['error']['code']})" for m in sources[:5])
+        more = f" and {len(sources) - 5} more" if len(sources) > 5 else ""
+        parts.append(f"the source of material(s) {named}{more} failed")
     raise RenewalFailedError("; ".join(parts), report)
