@@ -1,5 +1,7 @@
-"""Function Compute's adapter: asynchronous ``InvokeFunction`` through the official ``aliyun-fc2``
-SDK (imported only when a coordinator fans out), its endpoint, and its error codes."""
+"""Function Compute's adapter: asynchronous ``InvokeFunction`` of a 2.0 function (a service's)
+through the official ``aliyun-fc2`` SDK (imported only when a coordinator fans out), its error
+codes, Function Compute's endpoint, and which invoker a ``fanout`` configuration gets
+(:func:`fc_invoker`: a 3.0 function's is :class:`renewer.clouds.fc3.Fc3Invoker`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from renewer.clouds.fc3 import Fc3Invoker
+from renewer.config import Fanout
 from renewer.credentials import Credentials
 from renewer.errors import CloudError, ConfigError, ErrorKind, connection_error, kind_from
 from renewer.redact import Redactor
@@ -84,8 +88,21 @@ def translate_fc(exc: BaseException, action: str) -> CloudError | None:
     return None
 
 
+def fc_invoker(
+    fanout: Fanout, endpoint: str, credentials: Credentials, redactor: Redactor, caller: Caller
+) -> FcInvoker | Fc3Invoker:
+    """The invoker for ``fanout``'s function: Function Compute 3.0 without a ``service`` (what
+    ``s.yaml`` deploys), 2.0 with one (``fun``'s ``template.yml``)."""
+    if fanout.service is None:
+        return Fc3Invoker(endpoint, credentials, fanout.function, fanout.qualifier, caller)
+    return FcInvoker(endpoint, credentials, fanout.service, fanout.function, redactor, caller)
+
+
 def fc_endpoint(override: str | None, account_id: str | None, region: str | None) -> str:
-    """``RENEWER_FC_ENDPOINT``, else Function Compute's own: ``https://ACCOUNT.REGION.fc.aliyuncs.com``."""
+    """``RENEWER_FC_ENDPOINT``, else Function Compute's own: ``https://ACCOUNT.REGION.fc.aliyuncs.com``,
+    for both APIs (Function Compute 3.0 developer reference, "Endpoints": the public endpoint
+    includes the account id; ``alibabacloud-fc20230330``'s own default, ``fcv3.REGION.aliyuncs.com``,
+    is replaced by it as the 2.0 SDK's is)."""
     if override:
         return override
     if not account_id or not region:

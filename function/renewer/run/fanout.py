@@ -1,5 +1,6 @@
 """Fan-out on Function Compute itself: a coordinator that splits a large fleet into shards and
-invokes the same function asynchronously once per shard, through the official ``aliyun-fc2`` SDK.
+invokes the same function asynchronously once per shard, through Function Compute's official SDK
+(``alibabacloud-fc20230330`` for a 3.0 function, ``aliyun-fc2`` for a 2.0 service's).
 
 The coordinator plans (one ``DescribeKey`` per key), then hands the keys that need action, most
 urgent first, to workers in shards of ``fanout.shard_size`` keys (a key is never split across
@@ -7,8 +8,9 @@ shards). Each worker gets ``{"shard": {"id", "of", "keys": [...]}, "dryRun", "fo
 renews its keys (describing them again first: safe to repeat) and emits its own metrics. In the
 coordinator's report those keys are ``delegated`` and ``run.shards`` lists the invocations.
 
-The invocation itself is Function Compute's adapter, :class:`renewer.clouds.fc.FcInvoker`
-(``aliyun-fc2`` is imported only when a coordinator actually fans out).
+The invocation itself is Function Compute's adapter (:func:`renewer.clouds.fc.fc_invoker`: a 3.0
+function's :class:`~renewer.clouds.fc3.Fc3Invoker`, a 2.0 one's :class:`~renewer.clouds.fc.FcInvoker`);
+either SDK is imported only when a coordinator actually fans out.
 """
 
 from __future__ import annotations

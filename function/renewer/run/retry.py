@@ -5,7 +5,7 @@ One small wrapper rather than the SDK's ``RetryOptions`` (which the clients get 
 ``retryable=False``, so the two never compound), because the SDK cannot express what a run needs:
 retries counted per key for the report, back-off that never sleeps past the run's deadline, an
 injected clock so tests never sleep, and the request budget taken before every attempt. botocore's
-and aliyun-fc2's own retries are off too (see :mod:`renewer.clouds.aws`, :mod:`renewer.run.fanout`).
+and aliyun-fc2's own retries are off too (see :mod:`renewer.clouds.aws`, :mod:`renewer.clouds.fc`).
 Only errors their adapter calls :attr:`ErrorKind.TRANSIENT` are retried.
 """
 
