@@ -5,8 +5,9 @@ regions; port 0 picks a free port. Prints one ``listening on http://HOST:PORT (R
 per region, then one ``admin token: TOKEN`` line, then runs until SIGTERM or SIGINT and exits 0.
 
 Function Compute (``InvokeFunction``) runs only the functions declared here, with
-``--function SERVICE/FUNCTION=CODE_DIR[:HANDLER]`` (repeatable; ``HANDLER`` defaults to
-``index.handler``); a missing directory or module stops the emulator before it listens.
+``--function [SERVICE/]FUNCTION=CODE_DIR[:HANDLER]`` (repeatable; ``HANDLER`` defaults to
+``index.handler``; with ``SERVICE/`` a 2.0 function, without it a 3.0 one); a missing directory or
+module stops the emulator before it listens.
 
 The admin API (``/_emulator/...``) obeys only requests that carry that token in the
 ``X-Emulator-Admin-Token`` header (:mod:`emulator.admin_access`). The token is new and random on
@@ -60,8 +61,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         action="append",
         default=[],
         dest="functions",
-        metavar="SERVICE/FUNCTION=CODE_DIR[:HANDLER]",
-        help="a function InvokeFunction may run (repeatable; HANDLER default index.handler); no other code runs",
+        metavar="[SERVICE/]FUNCTION=CODE_DIR[:HANDLER]",
+        help="a function InvokeFunction may run: FC 2.0 with SERVICE/, 3.0 without (repeatable; HANDLER default "
+        "index.handler); no other code runs",
     )
     parser.add_argument(
         "--reuse-wrapping-keys",

@@ -1,35 +1,36 @@
-"""Function Compute's ``InvokeFunction`` (API 2016-08-15), enough to follow a fan-out coordinator and
-its workers end to end: ``POST /2016-08-15/services/{service}/functions/{function}/invocations``
-with the ``FC`` signature of ``aliyun-fc2`` checked against the configured credentials.
+"""Function Compute's functions, the backend of ``InvokeFunction``: what was declared, how it is
+configured, and each invocation, run in-process. Enough to follow a fan-out coordinator and its
+workers end to end. The wire is :mod:`emulator.protocol.fc2` (API 2016-08-15, a service and a
+function, the ``FC`` signature of ``aliyun-fc2``) and :mod:`emulator.protocol.fc3` (API 2023-03-30,
+a function alone, ACS3-HMAC-SHA256 as ``alibabacloud-fc20230330`` signs it).
 
 The emulator runs only code its operator named on the command line at start:
-``--function SERVICE/FUNCTION=CODE_DIR[:HANDLER]`` (repeatable; ``HANDLER`` defaults to
-``index.handler``), checked before the emulator listens (:class:`FunctionSpec`). The admin API
-(``POST /_emulator/functions`` with ``service``, ``function``, and ``environment`` and/or
-``timeout``; admin token required) may configure a declared function, but never names code: a
-request with ``code_dir`` or ``handler`` is 403, one for an undeclared function 404, and
-``InvokeFunction`` of an undeclared function is ``FunctionNotFound``. A reset puts every declared
-function back as it was declared (no environment, the default timeout).
+``--function [SERVICE/]FUNCTION=CODE_DIR[:HANDLER]`` (repeatable; ``HANDLER`` defaults to
+``index.handler``; without ``SERVICE/`` a Function Compute 3.0 function), checked before the
+emulator listens (:class:`FunctionSpec`). The admin API (``POST /_emulator/functions`` with
+``function``, ``service`` for a 2.0 function, and ``environment`` and/or ``timeout``; admin token
+required) may configure a declared function, but never names code: a request with ``code_dir`` or
+``handler`` is 403, one for an undeclared function 404, and ``InvokeFunction`` of an undeclared
+function is ``FunctionNotFound``. A reset puts every declared function back as it was declared (no
+environment, the default timeout).
 
-A function runs in-process: ``x-fc-invocation-type: Async`` answers 202 at once and runs the handler
-in a thread; ``Sync`` answers with its result. ``GET /_emulator/invocations`` lists every invocation.
+An asynchronous invocation runs the handler in a thread (its record says ``running`` until it
+ends); a synchronous one runs it at once. ``GET /_emulator/invocations`` lists every invocation.
 The handler gets ``(event bytes, context)``; the context is the emulator's own :class:`FcContext`,
-with the attributes of Function Compute's Python runtime, the caller's credentials standing in for
-the service role's.
+with the attributes of Function Compute's python3.10 runtime, the caller's credentials standing in
+for the function's role.
 
 NOTE: Function Compute runs each function in its own instance with its own environment; the
 emulator applies a function's ``environment`` to its own process (restored on reset), so it hosts
 one environment at a time, and runs the code in-process, where two declared functions share
 ``sys.modules``. Function Compute limits all environment variables of a function to 4 KB; the
-emulator allows :data:`MAX_ENVIRONMENT_BYTES`.
+emulator allows :data:`MAX_ENVIRONMENT_BYTES`. A 3.0 function and a 2.0 one are separate here:
+how Function Compute 3.0 makes 2.0 services' functions reachable ("Comparison and compatibility
+between Function Compute 3.0 and Function Compute 2.0") is not emulated.
 """
 
 from __future__ import annotations
 
-import base64
-import email.utils
-import hashlib
-import hmac
 import importlib
 import json
 import logging
@@ -38,20 +39,15 @@ import re
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from werkzeug.wrappers import Request, Response
-
 from emulator.errors import AdminError
 
 log = logging.getLogger(__name__)
 
-PATH = re.compile(r"^/2016-08-15/services/(?P<service>[^/]+)/functions/(?P<function>[^/]+)/invocations$")
-WINDOW_SECONDS = 15 * 60
 DEFAULT_HANDLER = "index.handler"
 DEFAULT_TIMEOUT = 600
 MAX_TIMEOUT = 86_400  # Function Compute's longest
@@ -63,6 +59,8 @@ _CONFIG_FIELDS = {"service", "function", "environment", "timeout"}
 
 
 class FcError(Exception):
+    """An error Function Compute answers, named by its wire code; each API's protocol renders it."""
+
     def __init__(self, code: str, message: str, status: int) -> None:
         super().__init__(message)
         self.code, self.message, self.status = code, message, status
@@ -70,28 +68,34 @@ class FcError(Exception):
 
 @dataclass(frozen=True)
 class FunctionSpec:
-    """A function the operator declared at start: ``SERVICE/FUNCTION=CODE_DIR[:HANDLER]``."""
+    """A function the operator declared at start: ``[SERVICE/]FUNCTION=CODE_DIR[:HANDLER]``; without
+    a service (``service`` None), a Function Compute 3.0 function."""
 
-    service: str
+    service: str | None
     function: str
     code_dir: str
     handler: str = DEFAULT_HANDLER
 
     @classmethod
     def parse(cls, spec: str) -> FunctionSpec:
-        """``SERVICE/FUNCTION=CODE_DIR[:HANDLER]`` (``HANDLER`` like ``index.handler``), checked."""
+        """``[SERVICE/]FUNCTION=CODE_DIR[:HANDLER]`` (``HANDLER`` like ``index.handler``), checked."""
         name, equals, location = spec.partition("=")
         service, slash, function = name.partition("/")
-        if not (equals and slash and location):
-            raise ValueError(f"--function expects SERVICE/FUNCTION=CODE_DIR[:HANDLER], got {spec!r}")
+        if not (equals and name and location):
+            raise ValueError(f"--function expects [SERVICE/]FUNCTION=CODE_DIR[:HANDLER], got {spec!r}")
         code_dir, colon, handler = location.rpartition(":")
         if not (colon and _HANDLER.fullmatch(handler)):
             code_dir, handler = location, DEFAULT_HANDLER
+        if not slash:  # FUNCTION alone: Function Compute 3.0
+            return cls(None, name, code_dir, handler).checked()
         return cls(service, function, code_dir, handler).checked()
 
     def checked(self) -> FunctionSpec:
         """This spec with an absolute ``code_dir``, once the names, the directory and the module are right."""
-        for kind, name in (("service", self.service), ("function", self.function)):
+        names = [("function", self.function)]
+        if self.service is not None:
+            names.insert(0, ("service", self.service))
+        for kind, name in names:
             if not _NAME.fullmatch(name):
                 raise ValueError(f"{kind} name {name!r}: letters, digits, _ and -, not starting with a digit or -")
         if not _HANDLER.fullmatch(self.handler):
@@ -106,7 +110,8 @@ class FunctionSpec:
 
     @property
     def name(self) -> str:
-        return f"{self.service}/{self.function}"
+        """``SERVICE/FUNCTION`` (2.0), or ``FUNCTION`` (3.0)."""
+        return self.function if self.service is None else f"{self.service}/{self.function}"
 
     def argument(self) -> str:
         """The ``--function`` value that declares this function."""
@@ -165,6 +170,10 @@ class FcContext:
     account_id: str
 
 
+#: A declared function's key: (service, function); service None for a Function Compute 3.0 function.
+Key = tuple[str | None, str]
+
+
 @dataclass
 class Functions:
     """The declared functions and the invocations made of them."""
@@ -177,7 +186,7 @@ class Functions:
 
     def __post_init__(self) -> None:
         self._lock = threading.Lock()
-        self.deployed: dict[tuple[str, str], Deployed] = {}
+        self.deployed: dict[Key, Deployed] = {}
         self._saved_environ: dict[str, str | None] = {}  # what our environments replaced
         for spec in self.declared:
             if (spec.service, spec.function) in self.deployed:
@@ -185,26 +194,78 @@ class Functions:
             self.deployed[(spec.service, spec.function)] = Deployed(spec)
 
     def configure(self, document: dict[str, Any]) -> dict[str, Any]:
-        """``POST /_emulator/functions``: a declared function's ``environment`` and ``timeout``."""
+        """``POST /_emulator/functions``: a declared function's ``environment`` and ``timeout``
+        (``service`` names a 2.0 function; without it, a 3.0 one)."""
         if "code_dir" in document or "handler" in document:
             raise AdminError(
                 "the admin API cannot name code: functions run only the code declared at start "
-                "with --function SERVICE/FUNCTION=CODE_DIR[:HANDLER]",
+                "with --function [SERVICE/]FUNCTION=CODE_DIR[:HANDLER]",
                 403,
             )
         unknown = set(document) - _CONFIG_FIELDS
-        if unknown or not all(isinstance(document.get(k), str) for k in ("service", "function")):
-            raise ValueError("expected {service, function, environment?, timeout?}")
-        key = (document["service"], document["function"])
+        service = document.get("service")
+        if unknown or not isinstance(document.get("function"), str) or not isinstance(service, (str, type(None))):
+            raise ValueError("expected {function, service?, environment?, timeout?}")
+        key: Key = (service, document["function"])
         environment = _environment(document.get("environment", {}))
         timeout = _timeout(document.get("timeout", DEFAULT_TIMEOUT))
         with self._lock:
             target = self.deployed.get(key)
             if target is None:
-                raise AdminError(f"function {'/'.join(key)} was not declared at start (--function)", 404)
+                shown = "/".join(k for k in key if k is not None)
+                raise AdminError(f"function {shown} was not declared at start (--function)", 404)
             target.environment, target.timeout = environment, timeout
             self._apply_environments()
         return {"function": target.spec.name, "timeout": timeout, "environment": sorted(environment)}
+
+    def find(self, service: str | None, function: str) -> Deployed:
+        """A declared function, or ``FunctionNotFound`` (404) in the words of its API's reference."""
+        target = self.deployed.get((service, function))
+        if target is None:
+            if service is None:  # FC 3.0 error center: function '%s' does not exist.
+                raise FcError("FunctionNotFound", f"function '{function}' does not exist.", 404)
+            raise FcError("FunctionNotFound", f"function '{function}' does not exist in service '{service}'", 404)
+        return target
+
+    def invoke(
+        self,
+        target: Deployed,
+        payload: bytes,
+        *,
+        asynchronous: bool,
+        region: str,
+        request_id: str,
+        access_key_id: str,
+        security_token: str | None,
+    ) -> dict[str, Any]:
+        """Run ``target`` with ``payload``: in a thread when ``asynchronous`` (its record says
+        ``running`` until the handler returns), else now. Returns the invocation's record (a copy)."""
+        spec = target.spec
+        record: dict[str, Any] = {
+            "request_id": request_id,
+            "service": spec.service,
+            "function": spec.function,
+            "region": region,
+            "type": "Async" if asynchronous else "Sync",
+            "status": "running",
+        }
+        context = FcContext(
+            request_id=request_id,
+            credentials=FcCredentials(access_key_id, self.credentials[access_key_id], security_token),
+            function=FcFunction(spec.function, spec.handler, target.timeout),
+            # NOTE: a 3.0 function has no service; its python3.10 context's service is not
+            # documented: the emulator gives it an empty name.
+            service=FcService(spec.service or ""),
+            region=region,
+            account_id=self.account_id,
+        )
+        with self._lock:
+            self.invocations.append(record)
+        if asynchronous:
+            threading.Thread(target=self._run, args=(target, payload, context, record), daemon=True).start()
+            return {**record}
+        self._run(target, payload, context, record)
+        return {**record}
 
     def list(self) -> list[dict[str, Any]]:
         with self._lock:
@@ -231,50 +292,6 @@ class Functions:
                 self._saved_environ.setdefault(name, os.environ.get(name))
                 os.environ[name] = value
 
-    def invoke(self, region: str, request: Request) -> Response:
-        request_id = str(uuid.uuid4())
-        try:
-            match = PATH.match(request.path)
-            if request.method != "POST" or match is None:
-                raise FcError("NotFound", f"no route for {request.method} {request.path}", 404)
-            access_key_id, token = self._verify(request)
-            target = self.deployed.get((match["service"], match["function"]))
-            if target is None:
-                raise FcError(
-                    "FunctionNotFound", f"function {match['service']}/{match['function']} does not exist", 404
-                )
-        except FcError as exc:
-            body = {"ErrorCode": exc.code, "ErrorMessage": exc.message}
-            return Response(
-                json.dumps(body), exc.status, {"x-fc-request-id": request_id}, content_type="application/json"
-            )
-        spec = target.spec
-        record = {"request_id": request_id, "service": spec.service, "function": spec.function, "region": region}
-        context = FcContext(
-            request_id=request_id,
-            credentials=FcCredentials(access_key_id, self.credentials[access_key_id], token),
-            function=FcFunction(spec.function, spec.handler, target.timeout),
-            service=FcService(spec.service),
-            region=region,
-            account_id=self.account_id,
-        )
-        payload = request.get_data()
-        if request.headers.get("x-fc-invocation-type", "Sync").lower() == "async":
-            record.update(type="Async", status="running")
-            with self._lock:
-                self.invocations.append(record)
-            threading.Thread(target=self._run, args=(target, payload, context, record), daemon=True).start()
-            return Response(b"", 202, {"x-fc-request-id": request_id})
-        record.update(type="Sync", status="running")
-        with self._lock:
-            self.invocations.append(record)
-        self._run(target, payload, context, record)
-        headers = {"x-fc-request-id": request_id}
-        if record["status"] == "failed":
-            headers["x-fc-error-type"] = "UnhandledInvocationError"
-            return Response(json.dumps(record["error"]), 200, headers, content_type="application/json")
-        return Response(record["result"] or "", 200, headers)
-
     def _run(self, target: Deployed, payload: bytes, context: FcContext, record: dict[str, Any]) -> None:
         try:
             result = target.load()(payload, context)
@@ -283,41 +300,6 @@ class Functions:
             record.update(
                 status="failed", error={"errorMessage": str(exc), "errorType": type(exc).__name__}, result=None
             )
-
-    def _verify(self, request: Request) -> tuple[str, str | None]:
-        """The ``FC AK:base64(HMAC-SHA256)`` signature over method, content-md5, content-type, date,
-        the ``x-fc-*`` headers and the path (what ``fc2.auth.Auth.sign_request`` signs)."""
-        match = re.fullmatch(r"FC ([^:]+):(.+)", request.headers.get("Authorization", ""))
-        if match is None:
-            raise FcError("MissingRequiredHeader", "the Authorization header is missing or malformed", 400)
-        access_key_id, signature = match.groups()
-        secret = self.credentials.get(access_key_id)
-        if secret is None:
-            raise FcError("InvalidAccessKeyID", f"access key {access_key_id} does not exist", 403)
-        date = request.headers.get("Date", "")
-        try:
-            sent = email.utils.parsedate_to_datetime(date).timestamp()
-        except (TypeError, ValueError):
-            raise FcError("InvalidArgument", "the Date header is missing or malformed", 400) from None
-        if abs(sent - self.real_time()) > WINDOW_SECONDS:
-            raise FcError("RequestTimeTooSkewed", "the Date header is more than 15 minutes off", 403)
-        fc_headers = sorted((k.lower(), v) for k, v in request.headers.items() if k.lower().startswith("x-fc-"))
-        canonical = "".join(f"{k}:{v}\n" for k, v in fc_headers)
-        string_to_sign = "\n".join(
-            [
-                request.method.upper(),
-                request.headers.get("Content-MD5", ""),
-                request.headers.get("Content-Type", ""),
-                date,
-                canonical + request.path,
-            ]
-        )
-        expected = base64.b64encode(
-            hmac.new(secret.encode(), string_to_sign.encode(), hashlib.sha256).digest()
-        ).decode()
-        if not hmac.compare_digest(expected, signature):
-            raise FcError("SignatureNotMatch", "the request signature does not match", 403)
-        return access_key_id, request.headers.get("x-fc-security-token") or None
 
 
 def _environment(value: Any) -> dict[str, str]:

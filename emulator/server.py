@@ -5,8 +5,9 @@ The official SDKs send no region, so the port a request arrives on tells its reg
 * ``/_emulator/...``: the admin API, JSON (clock, faults, calls log, metrics, reset, functions),
   for the operator only: every request but ``GET /_emulator/health`` needs the admin token in the
   ``X-Emulator-Admin-Token`` header, or it is 403 (:mod:`emulator.admin_access`).
-* ``/2016-08-15/...``: Function Compute's ``InvokeFunction`` (:mod:`emulator.functions`), of the
-  functions declared at start only.
+* ``/2016-08-15/...`` and ``/2023-03-30/...``: Function Compute's ``InvokeFunction``, 2.0
+  (:mod:`emulator.protocol.fc2`) and 3.0 (:mod:`emulator.protocol.fc3`), of the functions declared
+  at start only (:mod:`emulator.functions`).
 * ``X-Amz-Target: TrentService.*``: an AWS KMS call (JSON 1.1, SigV4 for this port's region) on the
   same backend. Signature check -> faults -> :mod:`emulator.aws_responses` -> JSON.
 * anything else: an RPC call. Signature check -> faults -> ``Emulator.dispatch`` -> JSON.
@@ -34,7 +35,7 @@ from emulator.clock import Clock, check_time, finite
 from emulator.errors import AdminError, ServiceError
 from emulator.faults import Faults, FaultSettings
 from emulator.functions import Functions, FunctionSpec
-from emulator.protocol import aws, rpc, signing, sigv4
+from emulator.protocol import aws, fc2, fc3, rpc, signing, sigv4
 from emulator.protocol.nonces import NonceCache
 from emulator.transport import EmulatorHTTPServer
 
@@ -45,7 +46,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 ADMIN_PREFIX = "/_emulator/"
-FC_PREFIX = "/2016-08-15/"
 CALL_LOG_LIMIT = 100_000
 
 
@@ -120,9 +120,12 @@ class Service:
             request = Request(environ)
             if request.path.startswith(ADMIN_PREFIX):
                 response = self.admin(region, request)
-            elif request.path.startswith(FC_PREFIX):
+            elif request.path.startswith(fc2.PREFIX):
                 assert self.functions is not None
-                response = self.functions.invoke(region, request)
+                response = fc2.invoke(self.functions, region, request)
+            elif request.path.startswith(fc3.PREFIX):
+                assert self.functions is not None and self.nonces is not None
+                response = fc3.invoke(self.functions, self.nonces, region, request)
             elif aws.is_aws(request):
                 response = self.aws(region, request)
             else:

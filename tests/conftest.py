@@ -2,10 +2,11 @@
 
 ``emulator_proc`` (session) runs ``python -m emulator`` serving :data:`REGIONS` on free ports with
 the test credentials below, and stops it at the end; its ``admin`` calls send the admin token the
-emulator printed at start. It declares one function, ``byok-renewer/renewer`` with the code in
-``function/`` (``index.handler``), the only code its Function Compute endpoint runs. ``emulator``
-(per test) is the same object after ``POST /_emulator/reset`` (no keys, secrets, metrics, faults,
-calls or invocations; real time; the function as declared). Only 127.0.0.1 is contacted.
+emulator printed at start. It declares two functions with the code in ``function/``
+(``index.handler``), the only code its Function Compute endpoint runs: ``byok-renewer/renewer``
+(Function Compute 2.0) and ``renewer3`` (3.0). ``emulator`` (per test) is the same object after
+``POST /_emulator/reset`` (no keys, secrets, metrics, faults, calls or invocations; real time; the
+functions as declared). Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -77,7 +78,10 @@ class EmulatorProcess:
 def emulator_proc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmulatorProcess]:
     """The emulator as a subprocess, serving :data:`REGIONS` on free ports."""
     stderr_path: Path = tmp_path_factory.mktemp("emulator") / "stderr.log"
-    functions = [FunctionSpec("byok-renewer", "renewer", str(ROOT / "function"))]  # the fan-out tests invoke it
+    functions = [  # the fan-out tests invoke them: a Function Compute 2.0 function (a service's) and a 3.0 one
+        FunctionSpec("byok-renewer", "renewer", str(ROOT / "function")),
+        FunctionSpec(None, "renewer3", str(ROOT / "function")),
+    ]
     # Pooled RSA wrapping keys (fresh tokens every call): generating a pair per GetParametersForImport
     # (~40 ms for 2048 bits, ~0.5 s for 4096) is not what these tests are about; key generation itself
     # is tested on the backend (test_backend.py::test_fresh_wrapping_key_per_call_by_default).

@@ -163,9 +163,16 @@ def test_function_spec_parsing(tmp_path):
     assert (spec.service, spec.function, spec.code_dir, spec.handler) == ("svc", "fn", str(tmp_path), "index.handler")
     assert FunctionSpec.parse(f"svc/fn={tmp_path}:pkg.entry.run").handler == "pkg.entry.run"
     assert FunctionSpec.parse(spec.argument()) == spec
+    fc3 = FunctionSpec.parse(f"fn3={tmp_path}:pkg.entry.run")  # no service: a Function Compute 3.0 function
+    assert (fc3.service, fc3.function, fc3.handler, fc3.name) == (None, "fn3", "pkg.entry.run", "fn3")
+    assert FunctionSpec.parse(fc3.argument()) == fc3
     for bad in [
         "svc/fn",
-        f"svc={tmp_path}",
+        "fn3",
+        f"={tmp_path}",
+        f"3fn={tmp_path}",
+        f"f n={tmp_path}",
+        f"fn3={tmp_path / 'missing'}",
         f"/fn={tmp_path}",
         f"svc/={tmp_path}",
         f"svc/f n={tmp_path}",
