@@ -129,11 +129,14 @@ class Limits:
 
 @dataclass(frozen=True)
 class Fanout:
-    """Split a fleet larger than ``shard_size`` keys over asynchronous invocations of ``function``."""
+    """Split a fleet larger than ``shard_size`` keys over asynchronous invocations of ``function``: a
+    Function Compute 3.0 function (what ``s.yaml`` deploys), or with ``service`` a 2.0 one (``fun``'s
+    ``template.yml``). ``qualifier`` (3.0 only): the version or alias to invoke."""
 
-    service: str
+    service: str | None
     function: str
     shard_size: int = 500
+    qualifier: str | None = None
 
 
 @dataclass(frozen=True)
@@ -231,10 +234,20 @@ def _regions_named(materials: tuple[MaterialSpec, ...], metrics: MetricsConfig) 
 
 def _fanout(raw: Any) -> Fanout:
     if not isinstance(raw, dict):
-        raise ConfigError("fanout: expected a mapping like {service: S, function: F, shard_size: 500}")
-    _only(raw, {"service", "function", "shard_size"}, "fanout")
+        raise ConfigError(
+            "fanout: expected a mapping like {function: F, shard_size: 500} (Function Compute 3.0), "
+            "or {service: S, function: F, shard_size: 500} (2.0)"
+        )
+    _only(raw, {"service", "function", "shard_size", "qualifier"}, "fanout")
     size = int(_positive(raw.get("shard_size", Fanout.shard_size), "fanout.shard_size", int))
-    return Fanout(_str(raw, "service", "fanout"), _str(raw, "function", "fanout"), size)
+    service = _str(raw, "service", "fanout") if "service" in raw else None
+    qualifier = _str(raw, "qualifier", "fanout") if "qualifier" in raw else None
+    if service is not None and qualifier is not None:
+        raise ConfigError(
+            "fanout.qualifier: only for a Function Compute 3.0 function (no service); "
+            "a 2.0 service's version or alias is not supported"
+        )
+    return Fanout(service, _str(raw, "function", "fanout"), size, qualifier)
 
 
 def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str]) -> MaterialSpec:

@@ -14,7 +14,7 @@ from typing import Any
 
 from renewer.clock import Clock
 from renewer.clouds.clients import Clouds
-from renewer.clouds.fc import FcInvoker, fc_endpoint
+from renewer.clouds.fc import fc_endpoint, fc_invoker
 from renewer.config import MaterialSpec
 from renewer.credentials import Credentials, default_credentials
 from renewer.entry.events import Options
@@ -212,5 +212,5 @@ def _fan_out(parts: Run, due: list[Item]) -> tuple[list[dict[str, Any]], list[It
     if found.security_token:
         parts.redactor.register(found.security_token)
     caller = parts.callers(f"fc:{region or 'default'}")
-    invoker = FcInvoker(endpoint, found, fanout.service, fanout.function, parts.redactor, caller)
+    invoker = fc_invoker(fanout, endpoint, found, parts.redactor, caller)
     return fan_out(due, parts.options, fanout, invoker)
