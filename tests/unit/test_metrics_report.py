@@ -221,7 +221,10 @@ def test_render_table() -> None:
         "key",
         "via",
         "state",
-        "expires",
+        "expiry",
+        "before",
+        "expiry",
+        "after",
         "days",
         "left",
         "decision",
@@ -233,26 +236,41 @@ def test_render_table() -> None:
     assert rows[0].split() == [
         "payments",
         "cn-hangzhou",
-        "key-1",
-        "config",
-        "Enabled",
-        "2027-04-15T08:00:00Z",
-        "90.0",
-        "renew",
-        "renewed",
-    ]
-    assert rows[1].split() == ["payments", "cn-hangzhou", "key-2", "config", "Enabled", "never", "-", "skip", "skipped"]
-    assert rows[2].split() == [
-        "payments",
-        "cn-hangzhou",
         "key-3",
         "config",
+        "?",
         "?",
         "?",
         "-",
         "-",
         "failed",
         "(KcvMismatch)",
+    ]
+    assert rows[1].split() == [
+        "payments",
+        "cn-hangzhou",
+        "key-1",
+        "config",
+        "Enabled",
+        "2027-01-25T08:00:00Z",
+        "2027-04-15T08:00:00Z",
+        "90.0",
+        "renew",
+        "renewed",
+    ]
+    assert rows[2].split() == [
+        "payments",
+        "cn-hangzhou",
+        "key-2",
+        "config",
+        "Enabled",
+        "never",
+        "expires",
+        "never",
+        "expires",
+        "-",
+        "skip",
+        "skipped",
     ]
     assert blank == ""
     assert (
