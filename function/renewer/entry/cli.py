@@ -34,7 +34,7 @@ from renewer.entry.context import lambda_from_environ
 from renewer.entry.events import MAX_EVENT_BYTES, Options
 from renewer.entry.handler import credentials_from_context, handler, raise_if_incomplete
 from renewer.entry.table import COLUMNS, render_table
-from renewer.errors import EventError, RenewalFailedError, RenewerError
+from renewer.errors import ConfigError, EventError, RenewalFailedError, RenewerError
 from renewer.inputs import InputError, describe_error, load_json, read_file
 from renewer.run import app, wiring
 from renewer.run.progress import TerminalProgress
@@ -240,7 +240,7 @@ def _lambda_handler() -> Callable[[Any, Any], dict[str, Any]]:
     path = FUNCTION_DIR / "lambda_handler.py"
     spec = importlib.util.spec_from_file_location("lambda_handler", path)
     if spec is None or spec.loader is None or not path.is_file():
-        raise EventError(f"--handler lambda: {path} is not there (a code package without the Lambda entry point)")
+        raise ConfigError(f"--handler lambda: {path} is not there (a code package without the Lambda entry point)")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module.handler  # type: ignore[no-any-return]
