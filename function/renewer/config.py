@@ -45,6 +45,7 @@ DEFAULTS = {
     "validity_days": 90,
     "wrapping_algorithm": WrappingAlgorithm.RSAES_OAEP_SHA_256.value,
     "verify": "describe",
+    "check_material": True,  # read and check the material every run, even when no key is due
 }
 
 
@@ -54,6 +55,7 @@ class Policy:
     validity_days: int
     wrapping_algorithm: WrappingAlgorithm
     verify: str
+    check_material: bool = True  # read every run (see renewer.run.material_check); False: only when a key is due
 
 
 @dataclass(frozen=True)
@@ -330,7 +332,11 @@ def _policy(fields: dict[str, Any], where: str) -> Policy:
         raise ConfigError(f"{where}.wrapping_algorithm: expected one of {choices}") from exc
     if not isinstance(fields["verify"], str) or fields["verify"] not in VERIFY_MODES:
         raise ConfigError(f"{where}.verify: expected one of {', '.join(VERIFY_MODES)}")
-    return Policy(fields["renew_before_days"], fields["validity_days"], algorithm, fields["verify"])
+    if not isinstance(fields["check_material"], bool):
+        raise ConfigError(f"{where}.check_material: expected true or false, got {excerpt(fields['check_material'])}")
+    return Policy(
+        fields["renew_before_days"], fields["validity_days"], algorithm, fields["verify"], fields["check_material"]
+    )
 
 
 def _source(raw: Any, where: str) -> SourceSpec:
