@@ -67,8 +67,10 @@ def test_coordinator_fans_out_three_shards_and_workers_renew_them(cloud: Cloud, 
     assert coordinator.report["summary"]["delegated"] == 9 and coordinator.report["summary"]["skipped"] == 2
     shards = coordinator.report["run"]["shards"]
     assert [(s["id"], s["of"], s["keys"], s["status"]) for s in shards] == [(i, 3, 3, "invoked") for i in (1, 2, 3)]
-    # The coordinator itself imported nothing: it only described.
-    assert {c["action"] for c in coordinator.calls} <= {"DescribeKey", "PutCustomMetric"}
+    # The coordinator itself imported nothing: it only described, and checked the material (one read).
+    assert {c["action"] for c in coordinator.calls} <= {"DescribeKey", "GetSecretValue", "PutCustomMetric"}
+    assert len(coordinator.actions("GetSecretValue")) == 1
+    assert [(m["name"], m["ok"]) for m in coordinator.report["run"]["materials"]] == [("payments", True)]
 
     invocations = wait_for_invocations(cloud, 3)
     assert {i["request_id"] for i in invocations} == {s["request_id"] for s in shards}

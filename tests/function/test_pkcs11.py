@@ -315,3 +315,38 @@ def test_a_login_held_by_other_code_is_not_borrowed(softhsm) -> None:
         Pkcs11Source(softhsm["library"], TOKEN, label, "PIN", {"PIN": "0000"}).fetch()
     assert refused.value.code == "HsmLoginFailed"
     assert_logged_out(softhsm)
+
+
+def test_hsm_materials_are_checked_when_no_key_is_due(cloud: Cloud, softhsm, invoke, monkeypatch) -> None:
+    """Issue #13 through PKCS#11: the check every run makes opens the HSM key (its KCV computed
+    inside the HSM) and reports it; a key object gone from the token fails the invocation; the login
+    is released at the run's end as after any run."""
+    run = os.urandom(3).hex()
+    monkeypatch.setenv("BYOK_HSM_PIN", PIN)
+    label = hsm_key(softhsm, f"checked-{run}")
+    idle = [cloud.key_with_material(HSM_MATERIAL, 80) for _ in range(2)]
+    sources = {"hsm": hsm_source(softhsm, label), "gone": hsm_source(softhsm, f"no-such-label-{run}")}
+    config = {
+        "materials": [
+            {
+                "name": name,
+                "source": source,
+                "wrapping_algorithm": "RSAES_OAEP_SHA_1",
+                "keys": [{"region": "cn-hangzhou", "key_id": key}],
+            }
+            for (name, source), key in zip(sources.items(), idle, strict=True)
+        ],
+        "metrics": {"cloudmonitor": {"group_id": 7}},
+    }
+    result = invoke(config)
+    assert isinstance(result.error, RenewalFailedError)
+    assert result.error.message == "the source of material(s) gone (HsmKeyNotFound) failed"
+    assert outcomes(result.report) == dict.fromkeys(idle, "skipped")
+    checked = {m["name"]: m for m in result.report["run"]["materials"]}
+    assert (checked["hsm"]["ok"], checked["hsm"]["kcv"]) == (True, key_check_value(HSM_MATERIAL))
+    assert (checked["gone"]["ok"], checked["gone"]["error"]["code"]) == (False, "HsmKeyNotFound")
+    sent = [m for m in cloud.metrics() if m["MetricName"] == "KeyMaterialSourceFailures"]
+    assert {m["Dimensions"]["material"]: m["Values"]["value"] for m in sent} == {"hsm": 0, "gone": 1}
+    assert_no_secrets(result, cloud, [HSM_MATERIAL], [])
+    assert PIN not in result.output
+    assert_logged_out(softhsm)

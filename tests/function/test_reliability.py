@@ -99,7 +99,13 @@ def test_permanent_error_fails_every_key_without_retry_and_imports_nothing(cloud
     assert result.error is not None and type(result.error).__name__.endswith("Error")
     assert {k["error"]["code"] for k in result.report["keys"]} == {"Forbidden.NoPermission"}
     assert result.report["summary"]["failed"] == 4
-    assert [c["action"] for c in result.calls if c["action"] != "PutCustomMetric"] == ["DescribeKey"] * 4
+    # Four DescribeKey, then the material check's one read of the secret, refused the same way.
+    assert [c["action"] for c in result.calls if c["action"] != "PutCustomMetric"] == ["DescribeKey"] * 4 + [
+        "GetSecretValue"
+    ]
+    assert [(m["ok"], m["error"]["code"]) for m in result.report["run"]["materials"]] == [
+        (False, "Forbidden.NoPermission")
+    ]
     assert result.report["run"]["api"]["retries"] == 0
     failures = [m for m in cloud.metrics() if m["MetricName"] == "KeyMaterialRenewalFailures"]
     assert failures and failures[-1]["Values"] == {"value": 4}

@@ -2,7 +2,8 @@
 
 1. Plan: ``DescribeKey`` every selected key and decide (see :mod:`renewer.run.flow`).
 2. Act on the keys that need it, most urgent first, while the deadline allows.
-3. Send the metrics (a failure there is logged and reported, never fails a renewal), return the report.
+3. Check the materials no key read (see :mod:`renewer.run.material_check`).
+4. Send the metrics (a failure there is logged and reported, never fails a renewal), return the report.
 """
 
 from __future__ import annotations
@@ -26,8 +27,9 @@ from renewer.run.executor import finished, groups, in_parallel, log_key, run_key
 from renewer.run.fanout import fan_out, select_shard
 from renewer.run.flow import RunContext, act_key, guarded, plan_key, urgency, witness_key
 from renewer.run.identity import WITNESS, resolve, witnesses
+from renewer.run.material_check import check_materials
 from renewer.run.progress import Progress
-from renewer.run.report import KeyResult, build
+from renewer.run.report import KeyResult, MaterialCheck, build
 from renewer.run.retry import Backoff
 from renewer.run.wiring import Run, assemble
 from renewer.settings import Settings
@@ -76,13 +78,29 @@ def run_assembled(parts: Run, progress: Progress | None = None) -> dict[str, Any
         items = _select_keys(parts.options, parts.specs, parts.clouds, parts.config.limits.concurrency)
         items, shards = _plan_and_act(items, parts, progress)
         results = [result for _, result in items if result.via is not WITNESS]
+        checks = check_materials(
+            _materials_of(parts, results), parts.materials, parts.deadline, parts.config.limits.concurrency
+        )
         finished_at = parts.clock.now()
         parts.callers.finishing()
-        return _finish(results, parts, shards, started, finished_at)
+        return _finish(results, parts, shards, started, finished_at, checks)
+
+
+def _materials_of(parts: Run, results: list[KeyResult]) -> list[MaterialSpec]:
+    """The materials this run checks: a fan-out worker's shard's; any other run's, the selected ones."""
+    if parts.options.shard is None:
+        return parts.specs
+    mine = {result.material for result in results}
+    return [spec for spec in parts.specs if spec.name in mine]
 
 
 def _finish(
-    results: list[KeyResult], parts: Run, shards: list[dict[str, Any]] | None, started: float, finished_at: float
+    results: list[KeyResult],
+    parts: Run,
+    shards: list[dict[str, Any]] | None,
+    started: float,
+    finished_at: float,
+    checks: list[MaterialCheck],
 ) -> dict[str, Any]:
     """Metrics (within the margin the deadline kept for them), then the report."""
     options, ctx, stats = parts.options, parts.ctx, parts.callers.stats
@@ -91,7 +109,7 @@ def _finish(
         log_event("warning", message=warning)
     sent: dict[str, Any] = {"sent": False, "destinations": [], "error": None}
     if not options.dry_run:
-        sent = sinks.deliver(parts.sinks, metrics.build(results, finished_at), finished_at, parts.redactor)
+        sent = sinks.deliver(parts.sinks, metrics.build(results, finished_at, checks), finished_at, parts.redactor)
     api = {
         "calls": stats.calls,
         "retries": stats.retries,
@@ -108,6 +126,7 @@ def _finish(
         metrics=sent,
         api=api,
         shards=shards,
+        materials=checks,
     )
     log_event("run", summary=report["summary"], trigger=options.trigger, dry_run=options.dry_run, api=api, metrics=sent)
     return report
