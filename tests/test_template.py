@@ -1,8 +1,9 @@
-"""Checks template.yml with the real Funcraft CLI, and its least-privilege policy, and events/; and that
-the code package `fun build` makes from it is the Alibaba-only runtime pyproject.toml declares.
+"""Checks template.yml with the real Funcraft CLI, its least-privilege policy against the README's
+RAM table, and events/; that its code is the package `make package` builds, with the configuration,
+from the Alibaba-only runtime pyproject.toml declares.
 
-`fun validate` comes from node_modules/, installed by scripts/install-fun.sh (pinned 3.6.24).
-It runs offline: it checks the template against a JSON schema bundled with fun.
+`fun` comes from node_modules/, installed by scripts/install-fun.sh (pinned 3.6.24). `fun validate`
+runs offline: it checks the template against a JSON schema bundled with fun.
 """
 
 import json
@@ -11,6 +12,7 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -25,6 +27,7 @@ TEMPLATE = REPO / "template.yml"
 EVENTS = REPO / "events"
 FUNCTION_DIR = REPO / "function"
 BUILD_PACKAGE = REPO / "scripts" / "build-package.sh"
+EXAMPLE_CONFIG = FUNCTION_DIR / "renewer.example.yml"
 EXTRAS = ("aws", "pkcs11")
 FUN = REPO / "node_modules" / ".bin" / "fun"
 FUN_VERSION = "3.6.24"
@@ -33,19 +36,9 @@ SERVICE = "byok-renewer"
 FUNCTION = "renewer"
 TIMER_EVENT = "daily"
 
-# Every action the function's role may perform, and on what. Nothing else, and no wildcards.
-EXPECTED_GRANTS = {
-    "kms:DescribeKey": {"Ref": "KmsKeyArnPattern"},
-    "kms:GetParametersForImport": {"Ref": "KmsKeyArnPattern"},
-    "kms:ImportKeyMaterial": {"Ref": "KmsKeyArnPattern"},
-    "kms:Encrypt": {"Ref": "KmsKeyArnPattern"},  # the optional canary verification only
-    "kms:Decrypt": {"Ref": "KmsKeyArnPattern"},  # the optional canary verification only
-    "kms:GetSecretValue": {"Ref": "SecretArnPattern"},
-    "cms:PutCustomMetric": "*",  # CloudMonitor has no resource-level permission for it
-    "kms:ListKeys": "*",  # tag discovery only; ListKeys has no per-key resource
-    "kms:ListResourceTags": {"Ref": "KmsKeyArnPattern"},  # tag discovery only
-    "fc:InvokeFunction": "acs:fc:*:*:services/byok-renewer/functions/renewer",  # fan-out only: itself
-}
+README = REPO / "README.md"
+RAM_TABLE_HEADING = "### RAM policy (least privilege)"
+FUN_SECTION_HEADING = "### 5. `fun` (discontinued): what it can and cannot do today"
 
 EXPECTED_EVENT_FILES = {
     "timer.json",
@@ -96,26 +89,43 @@ def installed_fun() -> Path:
     return FUN
 
 
-def run_fun(fun: Path, args: list[str], workdir: Path) -> subprocess.CompletedProcess[str]:
+def run_fun(
+    fun: Path, args: list[str], workdir: Path, profile: str = "report: false\n", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run fun in `workdir` with a clean environment: nothing of the user's config, no network.
 
-    HOME is a fresh folder whose fun profile says `report: false`: with no profile at all, fun
-    sends a usage ping to an analytics service whenever it detects CI (CI=true). Only PATH is
-    inherited (fun is a node script). FUN_DISABLE_VERSION_CHECK stops the registry version check.
-    NODE_DEBUG=net logs every connection attempt, so the caller can assert there was none.
+    HOME is a fresh folder whose fun profile (~/.fcli/config.yaml, what `fun config` writes) is
+    `profile`; it must say `report: false`: with no profile at all, fun sends a usage ping to an
+    analytics service whenever it detects CI (CI=true). Only PATH is inherited (fun is a node
+    script), plus `env`. FUN_DISABLE_VERSION_CHECK stops the registry version check. NODE_DEBUG=net
+    logs every connection attempt, so the caller can assert where fun connected. Stdin is empty:
+    fun invoke reads an event from a pipe.
     """
     home = workdir / "home"
     (home / ".fcli").mkdir(parents=True, exist_ok=True)
-    (home / ".fcli" / "config.yaml").write_text("report: false\n", encoding="utf-8")
-    env = {
+    (home / ".fcli" / "config.yaml").write_text(profile, encoding="utf-8")
+    full_env = {
         "PATH": os.environ.get("PATH", os.defpath),
         "HOME": str(home),
         "FUN_DISABLE_VERSION_CHECK": "1",
         "NODE_DEBUG": "net",
+        **(env or {}),
     }
     return subprocess.run(
-        [str(fun), *args], cwd=workdir, env=env, capture_output=True, text=True, timeout=120, check=False
+        [str(fun), *args],
+        cwd=workdir,
+        env=full_env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
+
+
+def connections(result: subprocess.CompletedProcess[str]) -> list[str]:
+    """Every `host:port` fun tried to connect to (from NODE_DEBUG=net)."""
+    return re.findall(r"NET \d+: connect: attempting to connect to (\S+) ", result.stderr)
 
 
 def assert_no_connection(result: subprocess.CompletedProcess[str]) -> None:
@@ -164,16 +174,34 @@ def test_fun_validate_refuses_python310_which_is_why_the_copy_swaps_it(tmp_path:
 def test_function_runs_index_handler_on_python310(function_properties: dict) -> None:
     assert function_properties["Runtime"] == "python3.10"
     assert function_properties["Handler"] == "index.handler"
-    assert function_properties["CodeUri"] == "./function"
+    assert function_properties["CodeUri"] == "./build/python3.10"
     assert function_properties["Timeout"] == 600
     assert function_properties["MemorySize"] == 512
 
 
-def test_function_reads_the_config_file_named_by_a_parameter(template: dict, function_properties: dict) -> None:
+def test_the_code_is_what_make_package_builds_with_the_configuration_it_names(
+    tmp_path: Path, template: dict, function_properties: dict
+) -> None:
+    # CodeUri is the folder `make package` builds for the runtime (scripts/build-package.sh): the
+    # function, its dependencies, and always the validated configuration as renewer.yml, what
+    # RENEWER_CONFIG_FILE names. (Once a ConfigFile parameter defaulted to a file nothing shipped.)
+    runtime = function_properties["Runtime"]
+    assert function_properties["CodeUri"] == f"./build/{runtime}"
     env = function_properties["EnvironmentVariables"]
-    assert env["RENEWER_CONFIG_FILE"] == {"Ref": "ConfigFile"}
-    assert template["Parameters"]["ConfigFile"]["Default"] == "renewer.yml"
-    assert env.get("RENEWER_ALIBABA_ENDPOINTS", "") == ""
+    assert env == {"RENEWER_CONFIG_FILE": "renewer.yml", "RENEWER_ALIBABA_ENDPOINTS": ""}
+    assert "ConfigFile" not in template["Parameters"]
+
+    result = build_package(tmp_path / "build")  # without --deps: nothing is downloaded
+
+    assert result.returncode == 0, result.stderr
+    code = tmp_path / "build" / runtime
+    assert (code / "index.py").is_file()
+    assert (code / env["RENEWER_CONFIG_FILE"]).read_bytes() == EXAMPLE_CONFIG.read_bytes()
+
+
+def test_asynchronous_invocations_are_not_retried(function_properties: dict) -> None:
+    # Timer runs are asynchronous; Function Compute retries a failed one 3 times unless told otherwise.
+    assert function_properties["AsyncConfiguration"] == {"MaxAsyncRetryAttempts": 0}
 
 
 def test_a_daily_timer_sends_the_default_options(template: dict) -> None:
@@ -183,25 +211,71 @@ def test_a_daily_timer_sends_the_default_options(template: dict) -> None:
     assert timers[TIMER_EVENT]["Properties"] == {"CronExpression": "0 0 3 * * *", "Enable": True, "Payload": "{}"}
 
 
-def test_policy_grants_exactly_the_needed_actions(template: dict) -> None:
+def readme_section(heading: str) -> str:
+    """The README's text under `heading`, up to the next heading."""
+    text = README.read_text(encoding="utf-8")
+    assert f"\n{heading}\n" in text, f"README.md has no {heading!r}"
+    section = text.split(f"\n{heading}\n", 1)[1]
+    return re.split(r"\n#{1,3} ", section, maxsplit=1)[0]
+
+
+def readme_ram_grants() -> set[tuple[str, str]]:
+    """(action, resource) pairs of the README's RAM table: each action of a row on each resource of
+    its resource column (backticked), or on the one it names in parentheses (`kms:ListKeys` (`*`))."""
+    grants = set()
+    for row in readme_section(RAM_TABLE_HEADING).splitlines():
+        if not row.startswith("| `"):
+            continue
+        actions, resources = (cell.strip() for cell in row.strip("|").split("|")[:2])
+        for match in re.finditer(r"`([a-z]+:[A-Za-z]+)`(?:\s*\(`([^`]+)`\))?", actions):
+            for resource in [match[2]] if match[2] else re.findall(r"`([^`]+)`", resources):
+                grants.add((match[1], resource))
+    assert grants, "no grants in the README's RAM table"
+    return grants
+
+
+def as_fun_grants(resource: str, service: dict) -> Any:
+    """A resource of the README's table (the account stack's role, for s.yaml's FC 3.0 function) as
+    template.yml grants it: the same parameters, its own log names, Function Compute 2.0's form of
+    its function (a service, no qualifier), any region and account (as fun itself writes it)."""
+    log = service["LogConfig"]
+    if re.fullmatch(r"[A-Z][A-Za-z]+", resource):  # a parameter of both templates
+        return {"Ref": resource}
+    if resource == "*":
+        return "*"
+    if resource == "acs:log:REGION:ACCOUNT:project/LogProjectName/logstore/LogStoreName":
+        return f"acs:log:*:*:project/{log['Project']}/logstore/{log['Logstore']}"
+    if resource in ("acs:fc:REGION:ACCOUNT:functions/FunctionName", "acs:fc:REGION:ACCOUNT:functions/FunctionName/*"):
+        return f"acs:fc:*:*:services/{SERVICE}/functions/{FUNCTION}"
+    pytest.fail(f"the README's RAM table names {resource!r}: say here how template.yml grants it")
+
+
+def test_policy_grants_exactly_the_readme_ram_table(template: dict) -> None:
     service = template["Resources"][SERVICE]["Properties"]
     assert "Role" not in service, "a Role would make fun and ROS ignore Policies"
     statements = [statement for policy in service["Policies"] for statement in policy["Statement"]]
-    assert {statement["Effect"] for statement in statements} == {"Allow"}
 
-    grants: dict[str, object] = {}
+    grants: set[tuple[str, str]] = set()
     for statement in statements:
+        assert set(statement) == {"Effect", "Action", "Resource"} and statement["Effect"] == "Allow", statement
+        resource = json.dumps(statement["Resource"], sort_keys=True)
         for action in statement["Action"]:
             assert "*" not in action, f"wildcard action {action!r}"
-            assert action not in grants, f"{action} is granted twice"
-            grants[action] = statement["Resource"]
-    assert grants == EXPECTED_GRANTS
+            assert (action, resource) not in grants, f"{action} on {resource} is granted twice"
+            grants.add((action, resource))
+    expected = {(action, json.dumps(as_fun_grants(r, service), sort_keys=True)) for action, r in readme_ram_grants()}
+    assert grants == expected
+    # The fan-out grant is unconditional here (the account stack's is not): section 5 says why.
+    assert "`fc:InvokeFunction`" in readme_section(FUN_SECTION_HEADING)
 
 
 def test_resource_patterns_default_to_kms_keys_and_byok_secrets(template: dict) -> None:
     parameters = template["Parameters"]
     assert parameters["KmsKeyArnPattern"]["Default"] == "acs:kms:*:*:key/*"
     assert parameters["SecretArnPattern"]["Default"] == "acs:kms:*:*:secret/byok/*"
+    assert parameters["SecretKeyArnPattern"]["Default"] == "acs:kms:*:*:key/*"
+    for name in ("KmsKeyArnPattern", "SecretArnPattern", "SecretKeyArnPattern"):
+        assert parameters[name]["Type"] == "CommaDelimitedList"
 
 
 def test_logs_go_to_a_logstore_defined_in_the_template(template: dict) -> None:
@@ -253,24 +327,29 @@ def test_the_function_requirements_are_the_dependencies_pyproject_declares(proje
     assert extras["all"] == [f"byok-renewer[{','.join(EXTRAS)}]"]
 
 
-def test_the_package_fun_build_makes_by_default_is_alibaba_only(function_properties: dict) -> None:
-    # fun build installs CodeUri's requirements.txt; boto3 and python-pkcs11 are imported only when
-    # configured (tests/function/test_aws.py checks boto3), so only the extras bring them.
-    assert function_properties["CodeUri"] == "./function"
+def test_the_default_package_is_alibaba_only() -> None:
+    # make package installs function/requirements.txt plus each extra's; boto3 and python-pkcs11 are
+    # imported only when configured (tests/function/test_aws.py checks boto3), so only extras bring them.
     _, requirements = requirement_lines(FUNCTION_DIR / "requirements.txt")
     names = {re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
     assert names.isdisjoint({"boto3", "botocore", "python-pkcs11"})
 
 
 def build_package(out: Path, *extras: str) -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", os.defpath), "BUILD_DIR": str(out)}
+    """scripts/build-package.sh with the example configuration, into `out`, without --deps."""
+    env = {
+        "PATH": os.environ.get("PATH", os.defpath),
+        "BUILD_DIR": str(out),
+        "CONFIG": str(EXAMPLE_CONFIG),
+        "PYTHON": sys.executable,
+    }
     return subprocess.run(
         ["bash", str(BUILD_PACKAGE), *extras], env=env, capture_output=True, text=True, timeout=60, check=False
     )
 
 
 @pytest.mark.parametrize("extras", [(), ("aws",), ("pkcs11",), EXTRAS], ids=lambda extras: "+".join(extras) or "none")
-def test_build_package_adds_the_extras_to_the_requirements_fun_build_reads(
+def test_build_package_lays_out_build_function_with_the_extras_requirements(
     tmp_path: Path, project: dict, extras: tuple[str, ...]
 ) -> None:
     out = tmp_path / "build"
