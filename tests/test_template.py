@@ -1,21 +1,29 @@
 """Checks template.yml with the real Funcraft CLI, its least-privilege policy against the README's
 RAM table, and events/; that its code is the package `make package` builds, with the configuration,
-from the Alibaba-only runtime pyproject.toml declares.
+from the Alibaba-only runtime pyproject.toml declares; and that `fun invoke SERVICE/FUNCTION`
+reaches a deployed function (the emulator's, on 127.0.0.1) with the profile the README documents.
 
 `fun` comes from node_modules/, installed by scripts/install-fun.sh (pinned 3.6.24). `fun validate`
 runs offline: it checks the template against a JSON schema bundled with fun.
 """
 
+import http.client
+import http.server
 import json
 import os
 import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
+
+from emulator.cloud import EmulatedCloud
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -169,6 +177,151 @@ def test_fun_validate_refuses_python310_which_is_why_the_copy_swaps_it(tmp_path:
     assert f"Resources/{SERVICE}/{FUNCTION}/Properties/Runtime" in output
     assert "template is not valid" in output
     assert_no_connection(result)
+
+
+# ---- fun invoke SERVICE/FUNCTION, against the emulator's Function Compute ---------------------------
+
+ACCOUNT_ID = "1234567890123456"
+REGION = "cn-hangzhou"
+MATERIAL = bytes(range(100, 132))
+FC_PATH = f"/2016-08-15/services/{SERVICE}/functions/{FUNCTION}"
+
+
+def fun_config_profile(access_key_id: str, access_key_secret: str) -> str:
+    """~/.fcli/config.yaml as `fun config` writes it (lib/commands/config.js) for ACCOUNT_ID in REGION,
+    with the answers README section 4 gives: timeout 610, no usage reports, no custom endpoint."""
+    return (
+        f"endpoint: 'https://{ACCOUNT_ID}.{REGION}.fc.aliyuncs.com'\n"
+        "api_version: '2016-08-15'\n"
+        f"access_key_id: {access_key_id}\n"
+        f"access_key_secret: {access_key_secret}\n"
+        "security_token: ''\n"
+        "debug: false\n"
+        "timeout: 610\n"
+        "retries: 3\n"
+        f"sls_endpoint: {REGION}.log.aliyuncs.com\n"
+        "report: false\n"
+        "enable_custom_endpoint: false\n"
+    )
+
+
+@pytest.fixture
+def list_triggers_stub(emulator: Any) -> Iterator[tuple[str, list[str]]]:
+    """`(url, requests seen)` of a loopback stand-in for Function Compute in front of the emulator.
+
+    fun invoke first calls ListTriggers (GET .../triggers: lib/commands/invoke.js, getHttpTrigger, to
+    refuse HTTP-triggered functions), which the emulator does not serve; the stand-in answers it with
+    no triggers and passes every other request to the emulator unchanged, so the emulator checks
+    fun's FC signature and runs the function.
+    """
+    upstream = emulator.endpoint(REGION)
+    seen: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(f"GET {self.path}")
+            if self.path == f"{FC_PATH}/triggers":
+                self.reply(200, {"Content-Type": "application/json"}, b'{"triggers": []}')
+            else:
+                self.forward()
+
+        def do_POST(self) -> None:
+            seen.append(f"POST {self.path}")
+            self.forward()
+
+        def forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            connection = http.client.HTTPConnection(upstream, timeout=120)
+            try:
+                connection.request(self.command, self.path, body=body, headers=dict(self.headers.items()))
+                response = connection.getresponse()
+                kept = {k: v for k, v in response.getheaders() if k.lower().startswith(("content-type", "x-fc-"))}
+                self.reply(response.status, kept, response.read())
+            finally:
+                connection.close()
+
+        def reply(self, status: int, headers: dict[str, str], body: bytes) -> None:
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def fun_invoke(emulator: Any, stub_url: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`fun invoke ARGS` from `workdir` (which holds template.yml as it is: python3.10, refused by
+    fun validate) with the `fun config` profile, Function Compute's endpoint moved to the stand-in
+    by FC_ENDPOINT (lib/profile.js), the one setting that differs from a real account's."""
+    (workdir / "template.yml").write_text(TEMPLATE.read_text(encoding="utf-8"), encoding="utf-8")
+    profile = fun_config_profile(emulator.access_key_id, emulator.access_key_secret)
+    return run_fun(installed_fun(), ["invoke", *args], workdir, profile=profile, env={"FC_ENDPOINT": stub_url})
+
+
+def test_fun_invoke_service_function_runs_the_deployed_function(
+    tmp_path: Path, emulator: Any, list_triggers_stub: tuple[str, list[str]]
+) -> None:
+    stub_url, seen = list_triggers_stub
+    cloud = EmulatedCloud({REGION: emulator.endpoint(REGION)}, emulator.access_key_id, emulator.access_key_secret)
+    cloud.secret("byok/payments", MATERIAL.hex())
+    key = cloud.key_with_material(MATERIAL, 5)  # due: renew_before_days is 30
+    source = {"type": "alibaba-secret", "name": "byok/payments", "region": REGION}
+    config = {"materials": [{"name": "payments", "source": source, "keys": [{"region": REGION, "key_id": key}]}]}
+    environment = {"RENEWER_CONFIG": json.dumps(config), "RENEWER_ALIBABA_ENDPOINT": emulator.endpoint(REGION)}
+    emulator.admin("POST", "functions", {"service": SERVICE, "function": FUNCTION, "environment": environment})
+
+    result = fun_invoke(emulator, stub_url, tmp_path, f"{SERVICE}/{FUNCTION}", "-f", str(EVENTS / "timer.json"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "template is not valid" not in result.stdout + result.stderr  # SERVICE/FUNCTION: no validation
+    assert set(connections(result)) == {stub_url.removeprefix("http://")}
+    assert seen == [f"GET {FC_PATH}/triggers", f"POST {FC_PATH}/invocations"]
+    [invocation] = emulator.admin("GET", "invocations")
+    assert (invocation["type"], invocation["status"]) == ("Sync", "succeeded"), invocation
+    report = json.loads(invocation["result"])
+    assert report["run"]["trigger"] == "timer:daily"  # the event file's content reached the handler
+    assert [(k["key_id"], k["outcome"]) for k in report["keys"]] == [(key, "renewed")]
+    assert cloud.describe(key).material_expire_time > time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 80 * 86400)
+    )
+
+
+def test_fun_invoke_exits_0_when_the_function_fails(
+    tmp_path: Path, emulator: Any, list_triggers_stub: tuple[str, list[str]]
+) -> None:
+    # The function fails (its configuration file is missing): Function Compute answers 200 with
+    # X-Fc-Error-Type, and fun only prints the result, inside the log tail real Function Compute
+    # returns (lib/fc.js, invokeFunction). The README says to read the result, not the exit status.
+    stub_url, _ = list_triggers_stub
+    environment = {"RENEWER_CONFIG_FILE": str(tmp_path / "missing.yml"), "RENEWER_ALIBABA_ENDPOINT": "127.0.0.1:9"}
+    emulator.admin("POST", "functions", {"service": SERVICE, "function": FUNCTION, "environment": environment})
+    result = fun_invoke(emulator, stub_url, tmp_path, f"{SERVICE}/{FUNCTION}", "-f", str(EVENTS / "dry-run.json"))
+
+    assert result.returncode == 0, result.stdout + result.stderr
+    [invocation] = emulator.admin("GET", "invocations")
+    assert invocation["status"] == "failed" and invocation["error"]["errorType"] == "ConfigError", invocation
+
+
+def test_fun_invoke_with_a_function_name_alone_validates_the_template_and_stops(tmp_path: Path, emulator: Any) -> None:
+    # Without SERVICE/, fun looks the function up in template.yml after validating it (invoke.js,
+    # getAndVerifyTpl): python3.10 is refused before any request.
+    result = fun_invoke(emulator, "http://127.0.0.1:9", tmp_path, FUNCTION, "-f", str(EVENTS / "dry-run.json"))
+
+    assert result.returncode != 0
+    assert "template is not valid" in result.stdout + result.stderr
+    assert_no_connection(result)
+    assert emulator.admin("GET", "invocations") == []
 
 
 def test_function_runs_index_handler_on_python310(function_properties: dict) -> None:
