@@ -107,6 +107,15 @@ def build(stack: core.Stack, p: Parameters) -> list[cms.ResourceMetricRule]:
             dimension=RUN_DIMENSION,
             escalations=_critical("Maximum", "GreaterThanThreshold", "0"),
         ),
+        # Per material: its source failed this run's check (1) or worked (0); every material's series.
+        _rule(
+            stack,
+            p,
+            "MaterialSourceFailed",
+            metric="KeyMaterialSourceFailures",
+            dimension=None,
+            escalations=_critical("Maximum", "GreaterThanThreshold", "0"),
+        ),
         # The dead-man's switch: every run that sends metrics sends KeyMaterialRenewals (0 included).
         _rule(
             stack,

@@ -29,7 +29,7 @@ import pytest
 from renewer import logs
 from renewer.run import metrics
 from renewer.run.executor import log_key
-from renewer.run.report import PROBLEMS, Done, KeyResult, Outcome
+from renewer.run.report import PROBLEMS, Done, KeyResult, MaterialCheck, Outcome
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = ROOT / "infra" / "app.py"
@@ -186,14 +186,16 @@ def test_the_role_is_for_function_compute_only_and_nothing_else_is_attached(temp
 
 
 def emitted() -> dict[str, list[metrics.Datum]]:
-    """What the function sends for a run with 1 key renewed, 2 failed and 3 not reached: the counts
-    differ, so each run metric is known by its value, the per-key one by its key dimension."""
+    """What the function sends for a run with 1 key renewed, 2 failed and 3 not reached, and two
+    materials checked (one source failed): the counts differ, so each run metric is known by its
+    value, the per-key and per-material ones by their dimensions."""
     done = Done(Outcome.RENEWED, state="Enabled", expires=NOW + 90 * 86400, expires_set=True)
     results = [KeyResult.new("m", "cn-hangzhou", "key-r").finished(done)]
     results += [KeyResult.new("m", "cn-hangzhou", f"key-f{i}").fail("NotExternal", "not external") for i in range(2)]
     results += [KeyResult.new("m", "cn-shanghai", f"key-n{i}").finished(Done(Outcome.NOT_ATTEMPTED)) for i in range(3)]
     by_name: dict[str, list[metrics.Datum]] = {}
-    for datum in metrics.build(results, NOW):
+    checks = [MaterialCheck("m", "env:var=M", True), MaterialCheck("n", "env:var=N", False)]
+    for datum in metrics.build(results, NOW, checks):
         by_name.setdefault(datum.name, []).append(datum)
     return by_name
 

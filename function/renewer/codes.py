@@ -26,9 +26,9 @@ CODES: dict[str, Code] = {
     ),
     "InvalidEvent": Code("the invocation event is malformed", False, "Fix the event the message names."),
     "RenewalFailed": Code(
-        "the invocation failed because at least one key failed or is unverified",
+        "the invocation failed because at least one key failed or is unverified, or a material's source failed",
         False,
-        "Read the report's keys: each failed key has its own code.",
+        "Read the report's keys and run.materials: each failure has its own code.",
     ),
     # materials
     "InvalidMaterial": Code("the material could not be used", False, f"{_NOTHING} Check the source."),
