@@ -37,3 +37,42 @@ def test_the_readme_example_report_has_the_shape_of_a_real_one(cloud: Cloud, inv
     example = readme_report()
     assert shape(example) == shape(real)
     assert set(example["summary"]) == set(real["summary"])
+
+
+ENV_NAME = re.compile(r"^(?:(?:RENEWER|ALIBABA_CLOUD|FC|AWS)_[A-Z0-9_]+|COLUMNS)$")
+
+
+def variables_the_code_reads() -> set[str]:
+    """Every environment variable name the function's code spells out (settings, contexts, CLI)."""
+    import ast
+
+    names: set[str] = set()
+    for path in (README.parent / "function").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and ENV_NAME.match(node.value):
+                names.add(node.value)
+    return names
+
+
+def readme_variables() -> tuple[set[str], set[str]]:
+    """(every variable the README's table names, those of its row on boto3's own conventions)."""
+    section = README.read_text(encoding="utf-8").split("### Environment variables", 1)[1].split("\n\n", 2)[1]
+    every: set[str] = set()
+    sdk: set[str] = set()
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        first, meaning = line.split("|")[1:3]
+        names = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", first))
+        every |= names
+        if "boto3's own conventions" in meaning:
+            sdk |= names
+    return every, sdk
+
+
+def test_the_readme_lists_exactly_the_environment_variables_the_code_reads() -> None:
+    documented, read_by_boto3 = readme_variables()
+    code = variables_the_code_reads()
+    assert sorted(code - documented) == [], "read by the code but not in the README's table"
+    assert sorted(documented - code - read_by_boto3) == [], "in the README's table but read by nothing here"
+    assert all(name.startswith("AWS_") for name in read_by_boto3)

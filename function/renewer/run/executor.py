@@ -67,7 +67,7 @@ def run_keys(
 
     def task(spec: MaterialSpec, result: KeyResult) -> KeyResult:
         if not deadline.allows(pace.expected()):
-            result = result.finished(Done(Outcome.NOT_ATTEMPTED, notes=("not reached before the function's deadline",)))
+            result = result.finished(Done(Outcome.NOT_ATTEMPTED, notes=(deadline.stop_note,)))
         else:
             retries = KeyRetries()
             token = CallStats.current_key.set(retries)
