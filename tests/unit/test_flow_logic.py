@@ -175,7 +175,8 @@ def test_kcv_mismatch_is_cached_and_the_material_is_still_registered() -> None:
             cache.get(spec(kcv=ZERO_KCV))
         assert info.value.code == "KcvMismatch"
         assert info.value.message == (
-            "material payments (fake source): key check value does not match the configured kcv"
+            f"material payments (fake source): key check value {Material(MATERIAL).kcv()} does not match the "
+            f"configured kcv {ZERO_KCV}"
         )
 
     assert sources.sources["payments"].fetches == 1

@@ -367,4 +367,5 @@ def test_check_kcv_mismatch(expected: str) -> None:
         check_kcv(Material(bytes(32)), expected, WHERE)
 
     assert info.value.code == "KcvMismatch"
-    assert info.value.message == f"{WHERE}: key check value does not match the configured kcv"
+    found = Material(bytes(32)).kcv()  # DC95C0: both values are named, neither is secret
+    assert info.value.message == f"{WHERE}: key check value {found} does not match the configured kcv {expected}"

@@ -34,7 +34,7 @@ from renewer.entry.context import lambda_from_environ
 from renewer.entry.events import MAX_EVENT_BYTES, Options
 from renewer.entry.handler import credentials_from_context, handler, raise_if_incomplete
 from renewer.entry.table import COLUMNS, render_table
-from renewer.errors import ConfigError, EventError, RenewalFailedError, RenewerError
+from renewer.errors import ConfigError, EventError, MaterialError, RenewalFailedError, RenewerError
 from renewer.inputs import InputError, describe_error, load_json, read_file
 from renewer.run import app, wiring
 from renewer.run.progress import TerminalProgress
@@ -126,6 +126,23 @@ def build_parser() -> argparse.ArgumentParser:
     plan_p.add_argument(
         "--material", action="append", dest="materials", metavar="NAME", help="only this material (repeatable)"
     )
+    check_p = sub.add_parser(
+        "check",
+        help="a preflight: configuration, credentials, every material read with its KCV, every key described; "
+        "what would fail and why (exit 0 only when everything would work)",
+        parents=[common],
+        **style,
+    )
+    check_p.add_argument(
+        "--material", action="append", dest="materials", metavar="NAME", help="only this material (repeatable)"
+    )
+    kcv_p = sub.add_parser(
+        "kcv",
+        help="print the key check value of a material's source, and nothing else of it",
+        parents=[common],
+        **style,
+    )
+    kcv_p.add_argument("--material", required=True, metavar="NAME", help="the material (as the configuration names it)")
     invoke_p = sub.add_parser(
         "invoke", help="call a handler with an event file, as the platform would", parents=[common], **style
     )
@@ -148,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "invoke":
             return _invoke(args)
+        if args.command == "kcv":
+            return _kcv(args)
         return _run(args)
     except RenewerError as exc:
         print(f"error: {exc.code}: {exc.message}", file=sys.stderr)
@@ -156,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     options = Options(
-        dry_run=args.command == "plan" or args.dry_run,
+        dry_run=args.command in ("plan", "check") or getattr(args, "dry_run", False),
         force=getattr(args, "force", False),
         materials=tuple(args.materials) if args.materials else None,
         trigger=f"cli:{args.command}",
@@ -177,6 +196,8 @@ def _run(args: argparse.Namespace) -> int:
         stop.attach(parts)
         report = in_background(lambda: app.run_assembled(parts, progress))
     _print_report(report, args.output or "table")
+    if args.command == "check":
+        return _verdict(report)
     if stop.interrupted:
         undone = report["summary"]["not_attempted"]
         _say(f"interrupted: {undone} key(s) not started (not_attempted); run again to finish")
@@ -185,6 +206,66 @@ def _run(args: argparse.Namespace) -> int:
         raise_if_incomplete(report)  # what fails an invocation on the platform fails the command
     except RenewalFailedError as exc:
         _say(f"error: {exc.code}: {exc.message}")
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _verdict(report: dict[str, Any]) -> int:
+    """``check``: what would fail and why, one line each, on stderr; 0 only when nothing would."""
+    problems = [
+        f"key {k['cloud']}:{k['region']}:{k['key_id']} ({k['material']}): {k['error']['code']}: {k['error']['message']}"
+        for k in report["keys"]
+        if k["error"]
+    ]
+    problems += [
+        f"material {m['name']} ({m['source']}): {m['error']['code']}: {m['error']['message']}"
+        for m in report["run"].get("materials", [])
+        if m["ok"] is False and m["error"]
+    ]
+    problems += [f"key {k['key_id']} ({k['material']}): not reached" for k in report["keys"] if not k["outcome"]]
+    for line in problems:
+        _say(f"would fail: {line}")
+    if problems:
+        _say(f"check: {len(problems)} problem(s); a run now would fail")
+        return EXIT_INCOMPLETE
+    _say("check: everything would work")
+    return EXIT_OK
+
+
+def _kcv(args: argparse.Namespace) -> int:
+    """The KCV of what a material's source holds (not secret: 3 bytes of an AES encryption of zeros),
+    and whether it matches the configured ``kcv``. Nothing else of the material is ever printed."""
+    from renewer.materials.sources import build_source
+
+    current = settings.from_environ()
+    spec = next((m for m in current.config.materials if m.name == args.material), None)
+    if spec is None:
+        known = ", ".join(m.name for m in current.config.materials)
+        raise EventError(f"no material named {args.material!r}; configured: {known}")
+    context = context_from_environ(region=args.region)
+    parts = wiring.assemble(
+        current,
+        Options(dry_run=True, materials=(spec.name,), trigger="cli:kcv"),
+        credentials=credentials_from_context(context),
+        home_region=context.region or None,
+    )
+    with logs.sdk_logs_guarded(parts.redactor):
+        try:
+            material = build_source(spec.source, parts.clouds).fetch()
+        except MaterialError as exc:  # the source, not the usage, is wrong
+            _say(f"error: {exc.code}: {parts.redactor.scrub(exc.message)}")
+            return EXIT_INCOMPLETE
+        try:
+            for secret in material.secrets():
+                parts.redactor.register(secret)
+            found = material.kcv()
+        finally:
+            close = getattr(material, "close", None)
+            if callable(close):
+                close()
+    print(found)
+    if spec.kcv is not None and spec.kcv.upper() != found:
+        _say(f"error: KcvMismatch: material {spec.name}: the source holds {found}; the configuration says {spec.kcv}")
         return EXIT_INCOMPLETE
     return EXIT_OK
 

@@ -64,8 +64,17 @@ class KeyMaterial(Protocol):
 
 
 def check_kcv(material: KeyMaterial, expected: str | None, where: str) -> None:
-    if expected is not None and not hmac.compare_digest(material.kcv(), expected.upper()):
-        raise MaterialError(f"{where}: key check value does not match the configured kcv", code="KcvMismatch")
+    """The material's KCV must be the configured one. Both are named in the error: a KCV is not
+    secret (3 bytes of an AES encryption of zeros, made to be compared), and it tells which material
+    the source holds."""
+    if expected is None:
+        return
+    found = material.kcv()
+    if not hmac.compare_digest(found, expected.upper()):
+        raise MaterialError(
+            f"{where}: key check value {found} does not match the configured kcv {expected.upper()}",
+            code="KcvMismatch",
+        )
 
 
 class Material:
