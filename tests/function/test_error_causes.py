@@ -110,3 +110,29 @@ def test_an_endpoint_that_is_not_the_service_is_unexpected_response(
     monkeypatch.setenv("RENEWER_ALIBABA_ENDPOINTS", f"cn-hangzhou=http://127.0.0.1:{not_the_service['port'].decode()}")
     result = invoke(config)
     assert_failed_unretried(result, "UnexpectedResponse", "DescribeKey: ", "not the service's API", shown)
+
+
+def test_aws_without_credentials_is_credentials_missing(
+    cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.function.test_safety import one_aws_key
+
+    _, config = one_aws_key(aws)
+    config["materials"][0]["source"] = {"type": "env", "var": "BYOK_P"}
+    monkeypatch.setenv("BYOK_P", MATERIAL.hex())
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    result = invoke(config)
+    assert_failed_unretried(result, "CredentialsMissing", "DescribeKey: no AWS credentials")
+
+
+def test_aws_endpoint_that_is_not_the_service_is_unexpected_response(
+    cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch: pytest.MonkeyPatch, not_the_service: dict[str, bytes]
+) -> None:
+    from tests.function.test_safety import one_aws_key
+
+    _, config = one_aws_key(aws)
+    config["materials"][0]["source"] = {"type": "env", "var": "BYOK_P"}
+    monkeypatch.setenv("BYOK_P", MATERIAL.hex())
+    monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", f"http://127.0.0.1:{not_the_service['port'].decode()}")
+    assert_failed_unretried(invoke(config), "UnexpectedResponse", "DescribeKey: ", "no KeyMetadata")
