@@ -51,7 +51,8 @@ def handler(event: bytes | str | dict[str, Any] | None, context: Any) -> str:
 def raise_if_incomplete(report: dict[str, Any]) -> None:
     """Failed keys, keys the deadline left undone, or a material whose source failed its read (the
     check every run makes, see :mod:`renewer.run.material_check`) fail the invocation (after metrics
-    were sent): Function Compute then shows it, and an asynchronous retry picks up what is left."""
+    were sent): Function Compute then shows it; the next run (or a manual one) picks up what is left (the
+    deployments turn asynchronous retries off: a replayed failure would only repeat its alerts)."""
     summary = report["summary"]
     failed, undone = summary["failed"] + summary.get("unverified", 0), summary["not_attempted"]
     sources = [m for m in report.get("run", {}).get("materials", ()) if m["ok"] is False]
