@@ -276,6 +276,14 @@ ROWS = [
         Row(FakeKey(state="PendingImport", expires=NOW - DAY), **renewed(outcome=Outcome.RECOVERED), note="expired"),
         id="recover-expired",
     ),
+    pytest.param(
+        Row(
+            FakeKey(state="PendingImport", expires=NOW - DAY),
+            **renewed(outcome=Outcome.RECOVERED, state_after="Disabled"),
+            fake={"after_import": {"state": "Disabled"}},  # an operator disabled it before it expired
+        ),
+        id="recover-keeps-a-disabled-key-disabled",
+    ),
     pytest.param(Row(FakeKey(expires=NOT_DUE), Outcome.SKIPPED, PLANNED), id="skip-not-due"),
     pytest.param(Row(FakeKey(), Outcome.SKIPPED, PLANNED, note="material never expires"), id="skip-never-expires"),
     pytest.param(

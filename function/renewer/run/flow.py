@@ -36,6 +36,10 @@ MAX_CLOCK_SKEW_SECONDS = 300  # beyond it, the region's keys fail (ClockSkew)
 #: set this much short of it, so seconds of skew or latency cannot have every key refused.
 SERVICE_MAXIMUM_MARGIN_SECONDS = 15 * 60
 MAX_VALIDITY_SECONDS = {"aws": 365 * DAY}
+#: What a key may be after an accepted import, by what it was before: a disabled key stays
+#: disabled; a recovered one is Enabled, or Disabled if an operator disabled it before its material
+#: expired (the service keeps that decision; the renewer never enables a key an operator disabled).
+STATES_AFTER_IMPORT = {"Disabled": {"Disabled"}, "PendingImport": {"Enabled", "Disabled"}}
 IMPORT_ATTEMPTS = 3  # fresh import parameters for each, when the token went stale
 
 
@@ -346,10 +350,11 @@ def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, 
     An expiry later than ours is accepted: another run may have renewed the key a moment after us.
     """
     after = kms.describe_key(key_id)
-    expected_state = "Disabled" if state_before == "Disabled" else "Enabled"
-    if after.state != expected_state:
+    expected = STATES_AFTER_IMPORT.get(state_before or "", {"Enabled"})
+    if after.state not in expected:
         raise KeyStateError(
-            f"after import the key is {after.state}, expected {expected_state}", code="VerificationFailed"
+            f"after import the key is {after.state}, expected {' or '.join(sorted(expected))}",
+            code="VerificationFailed",
         )
     if expire == 0:
         good = after.expires is None
