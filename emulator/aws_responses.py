@@ -187,6 +187,12 @@ def list_keys(kms: KmsBackend, body: Body) -> dict[str, Any]:
 def list_resource_tags(kms: KmsBackend, body: Body) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListResourceTags.html"""
     key_id = aws.required_string(body, "KeyId")
+    if key_id.startswith(ALIAS_PREFIX) or ":alias/" in key_id:
+        # botocore's kms model lists only KMSInternalException, NotFoundException,
+        # InvalidArnException and InvalidMarkerException for ListResourceTags, whose KeyId is a key
+        # id or key ARN; an alias names no key here: NotFoundException, as moto answers
+        # (moto/kms/responses.py, _validate_cmk_id).
+        raise _not_found(key_id)
     _key(kms, key_id)
     tags = kms.list_resource_tags(key_id)
     rows = [(name, {"TagKey": name, "TagValue": value}) for name, value in sorted(tags.items())]
@@ -201,11 +207,50 @@ def create_alias(kms: KmsBackend, body: Body) -> dict[str, Any]:
     target = aws.required_string(body, "TargetKeyId")
     if not _ALIAS_NAME.match(name):
         raise constraint("AliasName", name, "Member must satisfy regular expression pattern: ^[a-zA-Z0-9:/_-]+$")
-    if not name.startswith(ALIAS_PREFIX) or name.startswith("alias/aws/") or name == ALIAS_PREFIX:
+    if not name.startswith(ALIAS_PREFIX):
+        # ValidationException, as AWS answered in LocalStack's recording (tests/aws/services/kms/
+        # test_kms.py, test_create_alias, marked aws.validated, and its .snapshot.json).
+        raise validation(
+            'Alias must start with the prefix "alias/". Please see '
+            "https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html"
+        )
+    if name.startswith("alias/aws/") or name == ALIAS_PREFIX:
         raise AwsError("InvalidAliasNameException", f"Alias {name} must begin with alias/ and not alias/aws/.")
     _key(kms, target)
     kms.create_alias(name, target)
     return {}
+
+
+@action
+def list_aliases(kms: KmsBackend, body: Body) -> dict[str, Any]:
+    """https://docs.aws.amazon.com/kms/latest/APIReference/API_ListAliases.html
+
+    Output as botocore's kms model names it: ``Aliases`` (``AliasName``, ``AliasArn``,
+    ``TargetKeyId``, ``CreationDate``, ``LastUpdatedDate``), ``Truncated``, ``NextMarker``; an
+    optional ``KeyId`` (id or ARN) keeps one key's aliases; ``Limit`` 1..100, default 50.
+    NOTE: the backend keeps no alias dates; both are the target key's creation date. AWS also lists
+    its own ``alias/aws/...`` aliases; the emulator has none.
+    """
+    key_id = aws.string(body, "KeyId")
+    target = _key(kms, key_id).key_id if key_id is not None else None
+    rows = []
+    for name, aliased in kms.list_aliases():
+        if target is not None and aliased != target:
+            continue
+        try:
+            key = _key(kms, aliased)
+        except AwsError:
+            continue  # a key of the other flavour (or just deleted): not on an AWS endpoint
+        row = {
+            "AliasName": name,
+            "AliasArn": kms.alias_arn(name, "aws"),
+            "TargetKeyId": key.key_id,
+            "CreationDate": key.creation,
+            "LastUpdatedDate": key.creation,
+        }
+        rows.append((name, row))
+    page, paging = _page(body, rows, default=50, maximum=100)
+    return {"Aliases": page, **paging}
 
 
 # ---- import ------------------------------------------------------------------------------------
@@ -213,7 +258,9 @@ def create_alias(kms: KmsBackend, body: Body) -> dict[str, Any]:
 def get_parameters_for_import(kms: KmsBackend, body: Body) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_GetParametersForImport.html
 
-    The ``ImportToken`` blob is the UTF-8 of the backend's token string.
+    The ``ImportToken`` blob is the UTF-8 of the backend's token string. The backend refuses
+    ``RSAES_PKCS1_V1_5`` (retired 2023-10-10) and, in ``cn-north-1``/``cn-northwest-1``,
+    ``RSA_AES_KEY_WRAP_SHA_*`` with ``UnsupportedOperationException`` (``emulator/backend/unwrap.py``).
     """
     key_id = aws.required_string(body, "KeyId")
     algorithm = aws.required_string(body, "WrappingAlgorithm")

@@ -50,6 +50,10 @@ def alias_not_found(alias: str) -> ServiceError:
     return ServiceError("Forbidden.AliasNotFound", f"The specified Alias {alias} is not found.", 404)
 
 
+def alias_already_exists(alias: str) -> ServiceError:
+    return ServiceError("AliasAlreadyExists", f"The alias {alias} already exists.", 400)
+
+
 def rejected_state(state: str) -> ServiceError:
     """The documented ``Rejected.<State>`` result (HTTP 409) for a key in the wrong state."""
     return ServiceError(f"Rejected.{state}", f"The request is rejected because the key is in {state} state.", 409)

@@ -27,6 +27,7 @@ from emulator.backend.model import (
     ImportToken,
 )
 from emulator.backend.unwrap import ALGORITHMS, MATERIAL_BYTES, WRAPPING_KEY_SPECS, UnwrapError, unwrap
+from emulator.clock import LATEST
 
 if TYPE_CHECKING:
     from emulator.backend.kms import KmsBackend
@@ -76,12 +77,20 @@ class ImportMixin:
             token = ImportToken.from_record(record)
             self.tokens[token.token] = token
 
-    def _importable(self: KmsBackend, key_id: str) -> Key:
-        """The stored key, if material may be imported into it (lock held)."""
+    def _importable(self: KmsBackend, key_id: str, *, importing: bool = False) -> Key:
+        """The stored key, if material may be imported into it (lock held).
+
+        ``importing`` (``ImportKeyMaterial``): a key pending deletion is
+        ``Rejected.StateModifiedFailed``, as Alibaba's "Impact of CMK status on API operations"
+        table gives for ImportKeyMaterial
+        (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/impact-of-cmk-status-on-api-operations);
+        ``GetParametersForImport`` keeps ``Rejected.PendingDeletion``.
+        """
         key = self._live(key_id, allow_alias=False)
         if key.origin != ORIGIN_EXTERNAL:
             raise errors.unsupported_origin(key.key_id)
-        self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), errors.rejected_state)
+        reject = errors.state_modify_failed if importing else errors.rejected_state
+        self.require_state(key, (ENABLED, DISABLED, PENDING_IMPORT), reject)
         return key
 
     def get_parameters_for_import(
@@ -133,7 +142,7 @@ class ImportMixin:
         """Checked once before the (slow) unwrap and again under the lock before the key changes;
         returns a snapshot of the key."""
         with self.lock:
-            key = self._importable(key_id).snapshot()
+            key = self._importable(key_id, importing=True).snapshot()
             token = self.tokens.get(import_token or "")
         if token is None:
             raise errors.invalid_import_token("unknown or malformed token")
@@ -144,6 +153,15 @@ class ImportMixin:
             raise errors.expired_import_token()
         if expire_unix < 0 or (expire_unix and expire_unix < now):
             raise errors.invalid_parameter("KeyMaterialExpireUnix", "The expiry must be 0 or later than now.")
+        if expire_unix > LATEST:
+            # Alibaba's ImportKeyMaterial reference: KeyMaterialExpireUnix is a Unix timestamp in
+            # seconds
+            # (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-importkeymaterial).
+            # A value past the emulator's clock range (2099, emulator.clock.LATEST) is almost surely
+            # milliseconds; refused as InvalidParameter instead of being stored.
+            raise errors.invalid_parameter(
+                "KeyMaterialExpireUnix", "The expiry is a Unix time in seconds, at most 4102444799 (2099-12-31)."
+            )
         try:
             material = unwrap(token.private_key(), encrypted_key_material, token.algorithm)
         except UnwrapError as exc:
@@ -154,7 +172,7 @@ class ImportMixin:
             raise errors.invalid_key_material(f"expected 256 bits, got {len(material) * 8}", "size")
         fingerprint = hashlib.sha256(material).hexdigest()
         with self.lock:
-            key = self._importable(key.key_id)
+            key = self._importable(key.key_id, importing=True)
             if key.material_fingerprint is not None and not secrets.compare_digest(
                 key.material_fingerprint, fingerprint
             ):
@@ -168,7 +186,11 @@ class ImportMixin:
             key.material_fingerprint = fingerprint
             key.material_expire = float(expire_unix) if expire_unix else None
             if key.state == PENDING_IMPORT:
-                key.state = ENABLED
+                # NOTE: no reference found either way; our choice. A key an administrator disabled
+                # stays Disabled when its expired material is imported again (Key.disabled_before_import):
+                # an import renews material, it does not undo a DisableKey.
+                key.state = DISABLED if key.disabled_before_import else ENABLED
+            key.disabled_before_import = False
             self.save(key)
             return key.snapshot()
 
@@ -179,6 +201,8 @@ class ImportMixin:
                 raise errors.unsupported_origin(key.key_id)
             key.material = None
             key.material_expire = None
+            if key.state == DISABLED:
+                key.disabled_before_import = True
             if key.state != PENDING_DELETION:
                 key.state = PENDING_IMPORT
             self.save(key)

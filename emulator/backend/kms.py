@@ -89,6 +89,8 @@ class KmsBackend(ImportMixin):
             return None
         if key.material is not None and key.material_expire and now >= key.material_expire:
             key.material = None
+            if key.state == DISABLED:
+                key.disabled_before_import = True
             if key.state != PENDING_DELETION:
                 key.state = PENDING_IMPORT
             self.save(key)
@@ -183,6 +185,9 @@ class KmsBackend(ImportMixin):
             protection_level=protection_level,
             material=None if origin == ORIGIN_EXTERNAL else os.urandom(32),
             tags=dict(tags or {}),
+            # botocore's kms model: KeyMetadata.CurrentKeyMaterialId (a 64-hex-digit id) names the
+            # current material of a symmetric key; a key KMS made has one from the start.
+            key_material_id=None if origin == ORIGIN_EXTERNAL else secrets.token_hex(32),
         )
         with self.lock:
             self.keys[key_id] = key
@@ -239,8 +244,11 @@ class KmsBackend(ImportMixin):
             self.require_state(key, (PENDING_DELETION,), errors.state_modify_failed)
             # Back to usable if it still has material, else it waits for an import again.
             key.state = ENABLED if key.material is not None else PENDING_IMPORT
-            if key.state == ENABLED and key.state_before_deletion == DISABLED:
-                key.state = DISABLED
+            if key.state_before_deletion == DISABLED:
+                if key.state == ENABLED:
+                    key.state = DISABLED
+                else:
+                    key.disabled_before_import = True
             key.delete_at = None
             key.state_before_deletion = None
             self.save(key)
@@ -258,8 +266,12 @@ class KmsBackend(ImportMixin):
             if holder is not None:
                 self._refresh(holder)  # a key past its deletion date takes its alias with it
             if alias_name in self.aliases:
-                # NOTE: code as we understand the service; the public reference does not list it.
-                raise errors.ServiceError("Forbidden.AliasExist", f"The alias {alias_name} already exists.", 409)
+                # AliasAlreadyExists (HTTP 400): the code Alibaba's KMS error list gives for a duplicate
+                # alias (REFERENCES.md, "Alibaba key states": the state table and the common error
+                # list). CreateAlias's reference says aliases in a region must be unique and sends to
+                # the service error codes for the rest
+                # (https://www.alibabacloud.com/help/en/kms/key-management-service/developer-reference/api-kms-2016-01-20-createalias).
+                raise errors.alias_already_exists(alias_name)
             self.aliases[alias_name] = key.key_id
             self.store.save(self.region, "alias", alias_name, {"name": alias_name, "key_id": key.key_id})
 

@@ -47,6 +47,7 @@ class Key:
     tags: dict[str, str] = field(default_factory=dict)
     flavor: str = "alibaba"  # "alibaba" or "aws": id and ARN formats, wrapping choices
     key_material_id: str | None = None  # AWS: stays the same for every import of the same material
+    disabled_before_import: bool = False  # Disabled when its material went: an import keeps it Disabled
 
     def snapshot(self) -> Key:
         """A copy for a reader (tags copied too): what the key was when the backend's lock was held.

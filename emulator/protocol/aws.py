@@ -40,7 +40,7 @@ FAULT_TYPES = frozenset({"KMSInternalException", "DependencyTimeoutException", "
 ERROR_TYPES: dict[str, str] = {
     "Forbidden.KeyNotFound": "NotFoundException",
     "Forbidden.AliasNotFound": "NotFoundException",
-    "Forbidden.AliasExist": "AlreadyExistsException",
+    "AliasAlreadyExists": "AlreadyExistsException",
     # Only Encrypt and Decrypt reject a Disabled key; the model names DisabledException for that.
     "Rejected.Disabled": "DisabledException",
     "Unsupported.Origin": "UnsupportedOperationException",
