@@ -142,7 +142,8 @@ class Service:
         try:
             call = rpc.call_of(wire)
             assert self.nonces is not None
-            signing.verify(wire, self.emulator.credentials, self.nonces, self.real_time)
+            # The emulator's clock too: the Date header shows it, and SDKs correct from Date.
+            signing.verify(wire, self.emulator.credentials, self.nonces, self.real_time, self.emulator.clock.now)
             self.faults.apply(region, call.action)
             fields = self.emulator.dispatch(region, call.action, call.version, call.params)
         except ServiceError as error:
@@ -161,7 +162,7 @@ class Service:
         wire = aws.parse(request)
         action, key_id = wire.action, aws.key_id_of(wire)
         try:
-            sigv4.verify(wire, self.emulator.credentials, region, self.real_time)
+            sigv4.verify(wire, self.emulator.credentials, region, self.real_time, clock=self.emulator.clock.now)
             self.faults.apply(region, action)
             handler = aws_responses.lookup(action)
             fields = handler(self.emulator.backend(region).kms, aws.document(wire))

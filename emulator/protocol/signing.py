@@ -13,12 +13,15 @@ Both schemes are checked the way the official SDKs sign:
   ``Signature`` itself (``Utils.get_rpcsignature``; ``rpc_signature_composer``).
 
 Checks run in this order: the request's shape (``IncompleteSignature``/``MissingParameter``),
-the access key (``InvalidAccessKeyId.NotFound``), the timestamp against the host's real clock
-(``IllegalTimestamp``), the signature (``SignatureDoesNotMatch``), then the nonce
-(``SignatureNonceUsed``; only a correctly signed request uses up its nonce).
+the access key (``InvalidAccessKeyId.NotFound``), the timestamp (``IllegalTimestamp``), the
+signature (``SignatureDoesNotMatch``), then the nonce (``SignatureNonceUsed``; only a correctly
+signed request uses up its nonce).
 
-The timestamp is checked against real time (``time.time``), never the emulator's
-:class:`~emulator.clock.Clock`: clients sign with real time even after a test moves the clock.
+The timestamp is accepted within 15 minutes of real time (``time.time``) or of the emulator's
+:class:`~emulator.clock.Clock` when the caller passes it (the time each response's ``Date``
+header shows): clients that sign with their own clock keep working after a test moves the
+emulator's, and so do clients that correct their clock from ``Date``.
+NOTE: the service has one clock; the emulator has two and accepts either.
 
 NOTE: a security token (``x-acs-security-token`` / ``SecurityToken``) is accepted when non-empty
 and otherwise ignored; the real service validates STS tokens, the emulator does not.
@@ -52,20 +55,25 @@ def percent_encode(value: str) -> str:
     return quote(value, safe="~", encoding="utf-8")
 
 
-def verify(wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now) -> str:
+def verify(
+    wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now, clock: Now | None = None
+) -> str:
     """Check a request's signature; returns its access key id or raises a ``ServiceError``.
 
-    A request with an ``Authorization`` header is checked as ACS3, any other as v1.
+    A request with an ``Authorization`` header is checked as ACS3, any other as v1. ``now`` is real
+    time; ``clock`` (optional) the emulator's.
     """
     if "authorization" in wire.headers:
-        return verify_acs3(wire, credentials, nonces, now)
-    return verify_v1(wire, credentials, nonces, now)
+        return verify_acs3(wire, credentials, nonces, now, clock)
+    return verify_v1(wire, credentials, nonces, now, clock)
 
 
 # --- ACS3-HMAC-SHA256 ---
 
 
-def verify_acs3(wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now) -> str:
+def verify_acs3(
+    wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now, clock: Now | None = None
+) -> str:
     """Verify an ``ACS3-HMAC-SHA256`` request (signature in the ``Authorization`` header)."""
     access_key_id, signed_headers, signature = parse_authorization(wire.headers["authorization"])
     _check_signed_headers(wire.headers, signed_headers)
@@ -73,13 +81,14 @@ def verify_acs3(wire: WireRequest, credentials: Mapping[str, str], nonces: Nonce
     nonce = _required_header(wire.headers, "x-acs-signature-nonce")
     _check_security_token(wire.headers.get("x-acs-security-token"), "x-acs-security-token")
     secret = _secret_of(credentials, access_key_id)
-    timestamp = check_timestamp(date, "x-acs-date", now())
+    real, service = now(), None if clock is None else clock()
+    timestamp = check_timestamp(date, "x-acs-date", real, service)
     string_to_sign = acs3_string_to_sign(wire, signed_headers)
     expected = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected.encode("ascii"), signature.lower().encode("utf-8")):
         raise errors.signature_does_not_match(string_to_sign)
     _check_content_hash(wire, string_to_sign)
-    _use_nonce(nonces, access_key_id, nonce, timestamp)
+    _use_nonce(nonces, access_key_id, nonce, _real_time_of(timestamp, real, service))
     return access_key_id
 
 
@@ -153,7 +162,9 @@ def _check_content_hash(wire: WireRequest, string_to_sign: str) -> None:
 # --- v1 HMAC-SHA1 (RPC) ---
 
 
-def verify_v1(wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now) -> str:
+def verify_v1(
+    wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now, clock: Now | None = None
+) -> str:
     """Verify a v1 RPC request (``Signature`` and friends in the query string or form body)."""
     params = wire.params
     if not params.get("Signature"):
@@ -165,13 +176,14 @@ def verify_v1(wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCa
         raise errors.invalid_parameter("SignatureMethod", f"Only {V1_METHOD} is supported.")
     _check_security_token(params.get("SecurityToken"), "SecurityToken")
     secret = _secret_of(credentials, params["AccessKeyId"])
-    timestamp = check_timestamp(params["Timestamp"], "Timestamp", now())
+    real, service = now(), None if clock is None else clock()
+    timestamp = check_timestamp(params["Timestamp"], "Timestamp", real, service)
     string_to_sign = v1_string_to_sign(wire.method, params)
     digest = hmac.new(f"{secret}&".encode(), string_to_sign.encode("utf-8"), hashlib.sha1).digest()
     expected = base64.b64encode(digest).decode("ascii")
     if not hmac.compare_digest(expected.encode("ascii"), params["Signature"].encode("utf-8")):
         raise errors.signature_does_not_match(string_to_sign)
-    _use_nonce(nonces, params["AccessKeyId"], params["SignatureNonce"], timestamp)
+    _use_nonce(nonces, params["AccessKeyId"], params["SignatureNonce"], _real_time_of(timestamp, real, service))
     return params["AccessKeyId"]
 
 
@@ -186,14 +198,16 @@ def v1_string_to_sign(method: str, params: Mapping[str, str]) -> str:
 # --- shared checks ---
 
 
-def check_timestamp(value: str, name: str, now: float) -> float:
-    """Parse an ISO 8601 UTC time; raises ``IllegalTimestamp`` if malformed or > 15 minutes off ``now``."""
+def check_timestamp(value: str, name: str, now: float, service_now: float | None = None) -> float:
+    """Parse an ISO 8601 UTC time; raises ``IllegalTimestamp`` if malformed or > 15 minutes off both
+    ``now`` and (when given) ``service_now``, the emulator's clock."""
     for time_format in _TIMESTAMP_FORMATS:
         try:
             parsed = datetime.strptime(value, time_format).replace(tzinfo=timezone.utc).timestamp()
         except ValueError:
             continue
-        if abs(parsed - now) > WINDOW_SECONDS:
+        near_service = service_now is not None and abs(parsed - service_now) <= WINDOW_SECONDS
+        if abs(parsed - now) > WINDOW_SECONDS and not near_service:
             raise errors.illegal_timestamp(name)
         return parsed
     raise errors.illegal_timestamp(name)
@@ -217,6 +231,15 @@ def _check_security_token(token: str | None, name: str) -> None:
     # NOTE: the real service validates STS tokens; the emulator accepts any non-empty one.
     if token is not None and not token.strip():
         raise errors.invalid_parameter(name, "The security token is empty.")
+
+
+def _real_time_of(timestamp: float, real: float, service: float | None) -> float:
+    """The request's time on the nonce cache's (real) clock: the later of the timestamp as sent and
+    the timestamp shifted by the emulator clock's offset, so a nonce is never forgotten while either
+    clock would still accept its request."""
+    if service is None:
+        return timestamp
+    return max(timestamp, timestamp + real - service)
 
 
 def _use_nonce(nonces: NonceCache, access_key_id: str, nonce: str, timestamp: float) -> None:

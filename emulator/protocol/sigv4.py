@@ -11,8 +11,12 @@ Checks run in this order, each with the error AWS returns: an ``Authorization`` 
 (``MissingAuthenticationTokenException``), its shape and the signed headers
 (``IncompleteSignatureException``), the access key (``UnrecognizedClientException``), the time
 against the host's real clock, the credential scope, the payload hash, then the signature (all
-``InvalidSignatureException``). Time is real time (``time.time``), never the emulator's clock:
-clients sign with real time even after a test moves the clock.
+``InvalidSignatureException``). The time is accepted within 15 minutes of real time
+(``time.time``) or of the emulator's movable clock, the time every response's ``Date`` header
+shows: a client that signs with its own clock keeps working after a test moves the emulator's, and
+so does one that corrects its clock from ``Date`` (the AWS SDK for JavaScript,
+``correctClockSkew``), which would otherwise fail on every call after the first.
+NOTE: AWS itself has one clock; the emulator has two and accepts either.
 
 SigV4 has no nonce; a request may be replayed within the 15-minute window, as with AWS.
 
@@ -60,15 +64,25 @@ class Authorization:
         return f"{self.date}/{self.region}/{self.service}/{self.terminator}"
 
 
-def verify(request: AwsRequest, credentials: Mapping[str, str], region: str, now: Now, service: str = "kms") -> str:
-    """Check a request's SigV4 signature; returns its access key id or raises an :class:`AwsError`."""
+def verify(
+    request: AwsRequest,
+    credentials: Mapping[str, str],
+    region: str,
+    now: Now,
+    service: str = "kms",
+    clock: Now | None = None,
+) -> str:
+    """Check a request's SigV4 signature; returns its access key id or raises an :class:`AwsError`.
+
+    ``now`` is real time; ``clock`` (optional) the emulator's clock, the ``Date`` its responses show.
+    """
     auth = parse_authorization(request.headers.get("authorization"))
     amz_date, date_header = request_timestamp(request.headers)
     check_signed_headers(request.headers, auth.signed_headers, date_header)
     secret = credentials.get(auth.access_key_id)
     if secret is None:
         raise AwsError("UnrecognizedClientException", "The security token included in the request is invalid.")
-    check_time(amz_date, now())
+    check_time(amz_date, now(), None if clock is None else clock())
     check_scope(auth, amz_date, date_header, region, service)
     canonical = canonical_request(request, auth.signed_headers, payload_hash(request))
     to_sign = string_to_sign(amz_date, auth.scope, canonical)
@@ -143,9 +157,12 @@ def check_signed_headers(headers: Mapping[str, str], signed: tuple[str, ...], da
 # --- time and scope ---
 
 
-def check_time(amz_date: str, now: float) -> None:
-    """The request time must be within 15 minutes of ``now``, as AWS words it when it is not."""
+def check_time(amz_date: str, now: float, service_now: float | None = None) -> None:
+    """The request time must be within 15 minutes of ``now`` (or of ``service_now``, the emulator's
+    clock, when given), as AWS words it when it is not (against ``now``)."""
     moment = datetime.strptime(amz_date, TIMESTAMP_FORMAT).replace(tzinfo=timezone.utc).timestamp()
+    if service_now is not None and abs(moment - service_now) <= WINDOW_SECONDS:
+        return
     if moment < now - WINDOW_SECONDS:
         raise AwsError(
             "InvalidSignatureException",
