@@ -26,7 +26,7 @@ from emulator.backend.model import (
     PENDING_IMPORT,
     ImportToken,
 )
-from emulator.backend.unwrap import ALGORITHMS, MATERIAL_BYTES, WRAPPING_KEY_SPECS, UnwrapError, unwrap
+from emulator.backend.unwrap import AWS_REFUSED, MATERIAL_BYTES, WRAPPING_KEY_SPECS, UnwrapError, offered, unwrap
 from emulator.clock import LATEST
 
 if TYPE_CHECKING:
@@ -98,9 +98,14 @@ class ImportMixin:
     ) -> ImportToken:
         with self.lock:
             key = self._importable(key_id).snapshot()
-        if wrapping_algorithm not in ALGORITHMS[key.flavor]:
-            offered = ", ".join(sorted(ALGORITHMS[key.flavor]))
-            raise errors.invalid_parameter("WrappingAlgorithm", f"Expected one of {offered}.")
+        accepted = offered(key.flavor, self.region)
+        if key.flavor == "aws" and wrapping_algorithm in AWS_REFUSED and wrapping_algorithm not in accepted:
+            # NOTE: the code AWS answers is not documented; UnsupportedOperationException is in the
+            # operation's error list ("a specified parameter is not supported"), and the message is
+            # AWS's own documentation sentence (see emulator/backend/unwrap.py).
+            raise errors.ServiceError("UnsupportedOperationException", AWS_REFUSED[wrapping_algorithm], 400)
+        if wrapping_algorithm not in accepted:
+            raise errors.invalid_parameter("WrappingAlgorithm", f"Expected one of {', '.join(sorted(accepted))}.")
         if wrapping_key_spec not in WRAPPING_KEY_SPECS[key.flavor]:
             specs = ", ".join(WRAPPING_KEY_SPECS[key.flavor])
             raise errors.invalid_parameter("WrappingKeySpec", f"Expected one of {specs}.")

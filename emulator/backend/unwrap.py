@@ -24,11 +24,16 @@ AES-KWP ciphertext.
 RSAES-OAEP and RSAES-PKCS1-v1_5 are RFC 8017 sections 7.1 and 7.2; the primitives are pyca's, each
 parameter spelled out. OAEP is the default; PKCS#1 v1.5 is legacy.
 
+AWS refuses two things its model still names, and so does the emulator, on AWS-flavoured keys:
+``RSAES_PKCS1_V1_5`` ("As of October 10, 2023, KMS does not support the RSAES_PKCS1_V1_5 wrapping
+algorithm": botocore's ``GetParametersForImportRequest.WrappingAlgorithm`` documentation; the
+``AlgorithmSpec`` enum keeps the value), and ``RSA_AES_KEY_WRAP_SHA_*`` in the China Regions
+("The RSA_AES_KEY_WRAP_SHA_256 and RSA_AES_KEY_WRAP_SHA_1 wrapping algorithms are not supported in
+China Regions": developer guide, "Step 3: Encrypt the key material"), that is the ``aws-cn``
+partition's ``cn-north-1`` and ``cn-northwest-1``. Alibaba Cloud still offers PKCS#1 v1.5.
+
 NOTE: AWS's model also lists ``SM2PKE`` (with the ``SM2`` wrapping key spec, China Regions only);
-the emulator does not offer it. AWS's guide says RSAES_PKCS1_V1_5 is no longer supported there
-since 10 October 2023; the emulator still accepts it on both protocols (it is in the model, and
-clients that still send it can be tested). AWS also says the RSA_AES_KEY_WRAP algorithms are not
-supported in China Regions; the emulator offers them on every AWS-flavoured key regardless.
+the emulator does not offer it.
 """
 
 from __future__ import annotations
@@ -77,15 +82,30 @@ _TABLE = (
 )
 #: ``WrappingAlgorithm`` wire name -> scheme.
 SCHEMES: dict[str, Scheme] = {scheme.name: scheme for scheme in _TABLE}
-#: What each protocol offers.
+#: What each protocol offers (AWS outside its China Regions).
 ALGORITHMS: dict[str, frozenset[str]] = {
     "alibaba": frozenset({"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"}),
-    "aws": frozenset(SCHEMES),
+    "aws": frozenset(SCHEMES) - {"RSAES_PKCS1_V1_5"},
+}
+#: AWS's China Regions (the ``aws-cn`` partition), where the two-step algorithms are not offered.
+AWS_CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
+#: Named in AWS's model, refused by AWS: why, in the error message.
+AWS_REFUSED: dict[str, str] = {
+    "RSAES_PKCS1_V1_5": "As of October 10, 2023, KMS does not support the RSAES_PKCS1_V1_5 wrapping algorithm.",
+    "RSA_AES_KEY_WRAP_SHA_256": "The RSA_AES_KEY_WRAP_SHA_256 wrapping algorithm is not supported in China Regions.",
+    "RSA_AES_KEY_WRAP_SHA_1": "The RSA_AES_KEY_WRAP_SHA_1 wrapping algorithm is not supported in China Regions.",
 }
 WRAPPING_KEY_SPECS: dict[str, tuple[str, ...]] = {
     "alibaba": ("RSA_2048",),
     "aws": ("RSA_2048", "RSA_3072", "RSA_4096"),
 }
+
+
+def offered(flavor: str, region: str) -> frozenset[str]:
+    """The ``WrappingAlgorithm`` values a key of ``flavor`` in ``region`` accepts."""
+    if flavor == "aws" and region in AWS_CHINA_REGIONS:
+        return frozenset(name for name in ALGORITHMS["aws"] if not SCHEMES[name].two_step)
+    return ALGORITHMS[flavor]
 
 
 def scheme(algorithm: str) -> Scheme:

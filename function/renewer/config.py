@@ -27,6 +27,9 @@ VERIFY_MODES = ("describe", "canary")
 CLOUDS = ("alibaba", "aws")
 MAX_CONFIG_BYTES = 1024 * 1024  # of the document's text; a configuration needs a few kilobytes
 AWS_MAX_VALIDITY_DAYS = 365  # AWS KMS refuses a ValidTo further ahead
+# AWS's China Regions (the aws-cn partition), where AWS KMS offers no RSA_AES_KEY_WRAP_SHA_*
+# (developer guide, "Step 3: Encrypt the key material").
+AWS_CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
 # NOTE: Alibaba Cloud KMS's reference gives no maximum for KeyMaterialExpireUnix. We bound it so that
 # a typo (3000000 for 30) is refused rather than imported: an expiry thousands of years out would
 # quietly turn off the expiry that BYOK material is given for. Ten years; AWS's bound is tighter.
@@ -276,12 +279,26 @@ def _material(raw: Any, where: str, defaults: dict[str, Any], warnings: list[str
 
 
 def _check_clouds(targets: tuple[KeyTarget, ...], policy: Policy, discover: Discovery | None, where: str) -> None:
-    """What one cloud cannot do: ValidTo beyond 365 days in AWS, AES key wrap in Alibaba Cloud."""
+    """What one cloud cannot do: ValidTo beyond 365 days, PKCS#1 v1.5, or AES key wrap in the China
+    Regions in AWS; AES key wrap in Alibaba Cloud."""
     aws = [i for i, t in enumerate(targets) if t.cloud == "aws"]
     if aws and policy.validity_days > AWS_MAX_VALIDITY_DAYS:
         raise ConfigError(
             f"{where}: validity_days ({policy.validity_days}) exceeds {AWS_MAX_VALIDITY_DAYS}, the most AWS KMS "
             f"accepts for ValidTo (keys[{aws[0]}] is an AWS key)"
+        )
+    if aws and policy.wrapping_algorithm == WrappingAlgorithm.RSAES_PKCS1_V1_5:
+        # botocore's GetParametersForImport documentation: "As of October 10, 2023, KMS does not
+        # support the RSAES_PKCS1_V1_5 wrapping algorithm" (the enum still names it).
+        raise ConfigError(
+            f"{where}.wrapping_algorithm: AWS KMS retired RSAES_PKCS1_V1_5 for imports on 2023-10-10 "
+            f"(keys[{aws[0]}] is an AWS key); use RSAES_OAEP_SHA_256"
+        )
+    china = [i for i in aws if targets[i].region in AWS_CHINA_REGIONS]
+    if china and policy.wrapping_algorithm.two_step:
+        raise ConfigError(
+            f"{where}.wrapping_algorithm: AWS KMS does not offer {policy.wrapping_algorithm.value} in its China "
+            f"Regions (keys[{china[0]}] is in {targets[china[0]].region}); use RSAES_OAEP_SHA_256"
         )
     alibaba = [i for i, t in enumerate(targets) if t.cloud == "alibaba"]
     if policy.wrapping_algorithm not in ALIBABA_ALGORITHMS and (alibaba or discover is not None):

@@ -234,6 +234,16 @@ def test_delete_imported_key_material(kms: BaseClient, emulator: Any) -> None:
 # --- keys that cannot import, and keys that do not exist ---
 
 
+def test_pkcs1_v1_5_is_refused_as_aws_retired_it(kms: BaseClient) -> None:
+    """botocore's model still names RSAES_PKCS1_V1_5; AWS has refused it since 2023-10-10.
+    (AES key wrap in the China Regions: the backend test, as the session serves no cn-north-1.)"""
+    key_id = external_key(kms)
+    with pytest.raises(kms.exceptions.UnsupportedOperationException) as exc:
+        kms.get_parameters_for_import(KeyId=key_id, WrappingAlgorithm="RSAES_PKCS1_V1_5", WrappingKeySpec="RSA_2048")
+    assert "October 10, 2023" in exc.value.response["Error"]["Message"]
+    assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
+
+
 def test_aws_kms_key_cannot_import_but_encrypts(kms: BaseClient) -> None:
     meta = kms.create_key(Tags=[{"TagKey": "team", "TagValue": "payments"}])["KeyMetadata"]
     assert (meta["Origin"], meta["KeyState"], meta["KeySpec"]) == ("AWS_KMS", "Enabled", "SYMMETRIC_DEFAULT")

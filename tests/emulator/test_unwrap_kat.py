@@ -20,7 +20,15 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from emulator.backend.imports import WrappingKeySource
 from emulator.backend.kms import KmsBackend
 from emulator.backend.store import Store
-from emulator.backend.unwrap import ALGORITHMS, MATERIAL_BYTES, SCHEMES, WRAPPING_KEY_SPECS, UnwrapError, unwrap
+from emulator.backend.unwrap import (
+    ALGORITHMS,
+    MATERIAL_BYTES,
+    SCHEMES,
+    WRAPPING_KEY_SPECS,
+    UnwrapError,
+    offered,
+    unwrap,
+)
 from emulator.clock import FixedClock
 from emulator.cloud import wrap_for_import
 from emulator.errors import ServiceError
@@ -132,7 +140,18 @@ def test_rfc5649_by_hand_agrees_with_pyca_for_256_bit_keys_and_detects_tampering
 def test_the_table_offers_what_the_services_document() -> None:
     direct = {"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1", "RSAES_PKCS1_V1_5"}
     assert ALGORITHMS["alibaba"] == direct
-    assert ALGORITHMS["aws"] == direct | {"RSA_AES_KEY_WRAP_SHA_256", "RSA_AES_KEY_WRAP_SHA_1"}
+    # AWS retired PKCS#1 v1.5 on 2023-10-10 and offers no AES key wrap in its China Regions.
+    assert ALGORITHMS["aws"] == {
+        "RSAES_OAEP_SHA_256",
+        "RSAES_OAEP_SHA_1",
+        "RSA_AES_KEY_WRAP_SHA_256",
+        "RSA_AES_KEY_WRAP_SHA_1",
+    }
+    assert offered("aws", "us-east-1") == ALGORITHMS["aws"]
+    assert (
+        offered("aws", "cn-north-1") == offered("aws", "cn-northwest-1") == {"RSAES_OAEP_SHA_256", "RSAES_OAEP_SHA_1"}
+    )
+    assert offered("alibaba", "cn-hangzhou") == direct
     assert "SM2PKE" not in SCHEMES  # NOTE in the module: China Regions only, not emulated
     assert WRAPPING_KEY_SPECS == {"alibaba": ("RSA_2048",), "aws": ("RSA_2048", "RSA_3072", "RSA_4096")}
     assert {name for name, scheme in SCHEMES.items() if scheme.two_step} == {
@@ -178,6 +197,31 @@ def test_the_functions_wrap_and_the_emulators_unwrap_agree(algorithm: str, spec:
 
 
 # ---- refusals ---------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("region", "algorithm", "message"),
+    [
+        ("us-east-1", "RSAES_PKCS1_V1_5", "As of October 10, 2023, KMS does not support the RSAES_PKCS1_V1_5"),
+        ("cn-north-1", "RSAES_PKCS1_V1_5", "As of October 10, 2023"),
+        ("cn-north-1", "RSA_AES_KEY_WRAP_SHA_256", "not supported in China Regions"),
+        ("cn-northwest-1", "RSA_AES_KEY_WRAP_SHA_1", "not supported in China Regions"),
+    ],
+)
+def test_the_backend_refuses_what_aws_no_longer_offers(region: str, algorithm: str, message: str) -> None:
+    kms = KmsBackend(region, "1", FixedClock(1_800_000_000.0), Store(), ModuleKeys())
+    key = kms.create_key(origin="EXTERNAL", flavor="aws")
+    with pytest.raises(ServiceError) as error:
+        kms.get_parameters_for_import(key.key_id, algorithm, "RSA_2048")
+    assert error.value.code == "UnsupportedOperationException"
+    assert message in error.value.message
+    assert kms.tokens == {}
+
+
+def test_an_alibaba_key_in_any_region_still_takes_pkcs1() -> None:
+    kms = KmsBackend("cn-north-1", "1", FixedClock(1_800_000_000.0), Store(), ModuleKeys())
+    key = kms.create_key(origin="EXTERNAL", flavor="alibaba")
+    assert kms.get_parameters_for_import(key.key_id, "RSAES_PKCS1_V1_5", "RSA_2048").algorithm == "RSAES_PKCS1_V1_5"
+
+
 def _oaep_blob(key: rsa.RSAPrivateKey, message: bytes, hash_name: str, label: bytes = b"") -> bytes:
     numbers, k = key.public_key().public_numbers(), _k(key)
     em = by_hand.oaep_encode(message, k, hash_name, SEED[: by_hand.HASH_LENGTHS[hash_name]], label)
@@ -242,7 +286,12 @@ def test_an_unknown_algorithm_is_refused() -> None:
 def test_get_parameters_for_import_refuses_algorithms_the_cloud_does_not_offer(flavor: str) -> None:
     kms = backend()
     key = kms.create_key(origin="EXTERNAL", flavor=flavor)
-    for algorithm in [*sorted(set(SCHEMES) - ALGORITHMS[flavor]), "SM2PKE", "rsaes_oaep_sha_256"]:
+    # (AWS's retired RSAES_PKCS1_V1_5 has its own error: test_the_backend_refuses_what_aws_no_longer_offers)
+    for algorithm in [
+        *sorted(set(SCHEMES) - ALGORITHMS[flavor] - {"RSAES_PKCS1_V1_5"}),
+        "SM2PKE",
+        "rsaes_oaep_sha_256",
+    ]:
         with pytest.raises(ServiceError) as exc:
             kms.get_parameters_for_import(key.key_id, algorithm, "RSA_2048")
         assert (exc.value.code, exc.value.http_status) == ("InvalidParameter", 400)

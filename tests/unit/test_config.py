@@ -292,6 +292,23 @@ BAD_DOCUMENTS: list[tuple[str, dict[str, Any], str]] = [
         "materials[0].wrapping_algorithm: RSA_AES_KEY_WRAP_SHA_256 is offered by AWS KMS only",
     ),
     (
+        "pkcs1-with-aws-keys",
+        D(M(keys=[key(), key(cloud="aws", region="us-east-1")], wrapping_algorithm="RSAES_PKCS1_V1_5")),
+        "materials[0].wrapping_algorithm: AWS KMS retired RSAES_PKCS1_V1_5 for imports on 2023-10-10 (keys[1] is an "
+        "AWS key)",
+    ),
+    (
+        "aes-key-wrap-in-aws-china-regions",
+        D(
+            M(
+                keys=[key(cloud="aws", region="us-east-1"), key("key-2", cloud="aws", region="cn-northwest-1")],
+                wrapping_algorithm="RSA_AES_KEY_WRAP_SHA_1",
+            )
+        ),
+        "materials[0].wrapping_algorithm: AWS KMS does not offer RSA_AES_KEY_WRAP_SHA_1 in its China Regions "
+        "(keys[1] is in cn-northwest-1)",
+    ),
+    (
         "error-in-second-material",
         D(M("a"), M("b", keys=[key("")])),
         "materials[1].keys[0].key_id: expected a non-empty",
@@ -640,3 +657,16 @@ def test_a_long_material_name_is_clipped_in_warnings() -> None:
     config = load(D(M(LONG, validity_days=0)))
 
     assert len(config.warnings[0]) < 200
+
+
+@pytest.mark.parametrize(
+    ("algorithm", "region"),
+    [
+        ("RSAES_OAEP_SHA_256", "cn-north-1"),
+        ("RSAES_OAEP_SHA_1", "cn-northwest-1"),
+        ("RSA_AES_KEY_WRAP_SHA_256", "us-east-1"),
+    ],
+)
+def test_what_aws_still_offers_is_accepted(algorithm: str, region: str) -> None:
+    config = load(D(M(keys=[key(cloud="aws", region=region)], wrapping_algorithm=algorithm)))
+    assert config.materials[0].policy.wrapping_algorithm == WrappingAlgorithm(algorithm)

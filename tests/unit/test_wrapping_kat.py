@@ -45,8 +45,17 @@ def test_the_function_offers_every_algorithm_of_both_clouds_and_no_other() -> No
     assert {algorithm.value for algorithm in WrappingAlgorithm if algorithm.two_step} == TWO_STEP
 
 
-@pytest.mark.parametrize("bits", [2048, 3072, 4096])
-@pytest.mark.parametrize("algorithm", list(WrappingAlgorithm), ids=lambda a: a.value)
+# PKCS#1 v1.5 with RSA_2048 only: Alibaba Cloud's one wrapping key spec (AWS, with the larger ones,
+# retired PKCS#1 v1.5 on 2023-10-10).
+OFFERED = [
+    (algorithm, bits)
+    for algorithm in WrappingAlgorithm
+    for bits in (2048, 3072, 4096)
+    if algorithm != WrappingAlgorithm.RSAES_PKCS1_V1_5 or bits == 2048
+]
+
+
+@pytest.mark.parametrize(("algorithm", "bits"), OFFERED, ids=[f"{a.value}-{b}" for a, b in OFFERED])
 def test_wrap_opens_by_hand(algorithm: WrappingAlgorithm, bits: int) -> None:
     key = private_key(bits)
     k = bits // 8

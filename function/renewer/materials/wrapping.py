@@ -5,7 +5,8 @@ each side is checked against hand-built known answers (``tests/unit/test_wrappin
 
 One explicit mapping from the KMS algorithm name to a ``cryptography`` padding object. OAEP with
 SHA-256 (for both the hash and MGF1) is the default; PKCS#1 v1.5 is legacy and supported only
-because KMS still offers it. AWS KMS also offers the two-step ``RSA_AES_KEY_WRAP_SHA_*``: a fresh
+because Alibaba Cloud KMS still offers it (AWS KMS retired it for imports on 2023-10-10; the
+configuration refuses it for AWS keys). AWS KMS also offers the two-step ``RSA_AES_KEY_WRAP_SHA_*``: a fresh
 AES-256 key is RSA-OAEP-wrapped, and wraps the material with AES Key Wrap with Padding (RFC 5649);
 the blob is the wrapped AES key followed by the wrapped material.
 """
@@ -26,7 +27,7 @@ MATERIAL_BYTES = 32
 class WrappingAlgorithm(str, Enum):
     RSAES_OAEP_SHA_256 = "RSAES_OAEP_SHA_256"
     RSAES_OAEP_SHA_1 = "RSAES_OAEP_SHA_1"
-    RSAES_PKCS1_V1_5 = "RSAES_PKCS1_V1_5"  # legacy
+    RSAES_PKCS1_V1_5 = "RSAES_PKCS1_V1_5"  # legacy; Alibaba Cloud KMS only since AWS retired it
     RSA_AES_KEY_WRAP_SHA_256 = "RSA_AES_KEY_WRAP_SHA_256"  # AWS KMS only
     RSA_AES_KEY_WRAP_SHA_1 = "RSA_AES_KEY_WRAP_SHA_1"  # AWS KMS only
 
