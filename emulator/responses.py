@@ -143,7 +143,11 @@ def create_key(backend: RegionBackend, params: Params) -> dict[str, Any]:
         description=params.get("Description", ""),
         tags=_tags(params),
     )
-    return {"KeyMetadata": key_metadata(key)}
+    # CreateKey's KeyMetadata is DescribeKey's less DeletionProtection (the SDK's
+    # CreateKeyResponseBodyKeyMetadata has no such field; tests/emulator/conftest.py checks it).
+    metadata = key_metadata(key)
+    del metadata["DeletionProtection"]
+    return {"KeyMetadata": metadata}
 
 
 @action(KMS_VERSION)

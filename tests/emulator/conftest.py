@@ -19,12 +19,8 @@ from aliyunsdkcore.client import AcsClient
 from tests.emulator import shapes
 
 KMS_VERSION = "2016-01-20"
-#: Drift found when the check was introduced, kept visible here until the emulator is fixed.
-#: NOTE: the emulator's CreateKey returns ``KeyMetadata.DeletionProtection`` (emulator/responses.py),
-#: a field alibabacloud-kms20160120's CreateKeyResponseBodyKeyMetadata does not have (DescribeKey's does).
-KNOWN_DRIFT = frozenset(
-    {"kms.CreateKey $.KeyMetadata.DeletionProtection: not a field of CreateKeyResponseBodyKeyMetadata"}
-)
+#: Drift the emulator is known to have (none since CreateKey stopped returning DeletionProtection).
+KNOWN_DRIFT: frozenset[str] = frozenset()  # a drift may be listed here only with a NOTE on why it stays
 
 
 @pytest.fixture(autouse=True)
