@@ -23,6 +23,13 @@ node_modules/.bin/s: package.json package-lock.json node_modules/.bin/fun
 	test -x $@ || npm ci --ignore-scripts --no-audit --no-fund
 	touch $@
 
+# The JavaScript SDKs tests/emulator/test_js_sdks.py drives (@aws-sdk/client-kms, @alicloud/openapi-client,
+# @alicloud/kms20160120): the same `npm ci` installs them; this catches a node_modules/ made before.
+JS_SDKS := @aws-sdk/client-kms @alicloud/openapi-client @alicloud/kms20160120
+node_modules/.js-sdks: package.json package-lock.json node_modules/.bin/fun
+	for p in $(JS_SDKS); do test -f node_modules/$$p/package.json || { npm ci --ignore-scripts --no-audit --no-fund; break; }; done
+	touch $@
+
 # SoftHSM 2 for the PKCS#11 tests, unpacked from Debian's packages into .softhsm/ (nothing system-wide).
 SOFTHSM := .softhsm
 $(SOFTHSM)/.installed: scripts/install-softhsm.sh
@@ -42,7 +49,7 @@ TEST_ENV := ALIBABA_CLOUD_ECS_METADATA_DISABLED=true \
 # Everything but the `soak` and `cloud` tests (pyproject.toml's addopts deselect them). worksteal: a
 # worker that runs dry takes queued tests from the other; with xdist's default (load) the slow tests
 # queued up on one worker while the other sat idle for a minute.
-test: $(STAMP) node_modules/.bin/fun node_modules/.bin/s $(SOFTHSM)/.installed lint
+test: $(STAMP) node_modules/.bin/fun node_modules/.bin/s node_modules/.js-sdks $(SOFTHSM)/.installed lint
 	$(TEST_ENV) $(PY) -m pytest -n 2 --dist worksteal -q
 
 # The same suite on Python 3.12 (Function Compute's python3.12 runtime), in a venv of its own; CI runs
@@ -56,7 +63,7 @@ $(STAMP312): requirements-dev.txt function/requirements.txt function/requirement
 	$(VENV312)/bin/python -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
 	touch $@
 
-test-3.12: $(STAMP312) node_modules/.bin/fun node_modules/.bin/s $(SOFTHSM)/.installed
+test-3.12: $(STAMP312) node_modules/.bin/fun node_modules/.bin/s node_modules/.js-sdks $(SOFTHSM)/.installed
 	$(TEST_ENV) $(VENV312)/bin/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider
 
 # The soak test alone: 1,000 keys with 20% of calls failing (about 20 s on 2 cores, bounded at 4 min).
