@@ -34,7 +34,8 @@ from cryptography.hazmat.primitives import keywrap, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
-from emulator.backend.unwrap import TRANSPORT_KEY_BYTES, scheme
+from emulator.backend import sm2
+from emulator.backend.unwrap import SM2_KEY_SPEC, SM2PKE, TRANSPORT_KEY_BYTES, scheme
 from emulator.functions import FunctionSpec
 
 DAY = 86400
@@ -96,9 +97,17 @@ class EmulatedCloud:
         return self._clients[region]
 
     def create_key(
-        self, region: str = "cn-hangzhou", origin: str = "EXTERNAL", alias: str | None = None, description: str = ""
+        self,
+        region: str = "cn-hangzhou",
+        origin: str = "EXTERNAL",
+        alias: str | None = None,
+        description: str = "",
+        key_spec: str | None = None,
+        protection_level: str | None = None,
     ) -> str:
-        request = kms_models.CreateKeyRequest(origin=origin, description=description)
+        request = kms_models.CreateKeyRequest(
+            origin=origin, description=description, key_spec=key_spec, protection_level=protection_level
+        )
         key_id = self.kms(region).create_key(request).body.key_metadata.key_id
         if alias:
             self.kms(region).create_alias(kms_models.CreateAliasRequest(alias_name=alias, key_id=key_id))
@@ -110,7 +119,9 @@ class EmulatedCloud:
         client = self.kms(region)
         params = client.get_parameters_for_import(
             kms_models.GetParametersForImportRequest(
-                key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec="RSA_2048"
+                key_id=key_id,
+                wrapping_algorithm=algorithm,
+                wrapping_key_spec=SM2_KEY_SPEC if algorithm == SM2PKE else "RSA_2048",
             )
         ).body
         blob = wrap_for_import(params.public_key, material, algorithm)
@@ -175,7 +186,10 @@ def wrap_for_import(public_key_b64: str, material: bytes, algorithm: str) -> byt
     """``EncryptedKeyMaterial`` for ``ImportKeyMaterial``, as a client makes it: ``material`` wrapped
     under the ``PublicKey`` (base64 DER SubjectPublicKeyInfo) of ``GetParametersForImport`` with the
     emulator's own table (:mod:`emulator.backend.unwrap`); the two-step algorithms get a fresh AES key.
+    ``SM2PKE`` (an ``EC_SM2`` public key) is SM2 encryption, GM/T 0009 DER, by :mod:`emulator.backend.sm2`.
     """
+    if algorithm == SM2PKE:
+        return sm2.encrypt(sm2.load_public_key_der(base64.b64decode(public_key_b64, validate=True)), material)
     public_key = serialization.load_der_public_key(base64.b64decode(public_key_b64, validate=True))
     if not isinstance(public_key, rsa.RSAPublicKey):
         raise ValueError("the import public key is not an RSA key")

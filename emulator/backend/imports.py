@@ -1,7 +1,8 @@
 """The BYOK import actions: ``GetParametersForImport``, ``ImportKeyMaterial``, ``DeleteKeyMaterial``.
 
-Semantics as the API reference states them: a new RSA_2048 wrapping key and token on every call,
-bound to one key, valid 24 hours; the material must be exactly 256 bits and, once a key has had
+Semantics as the API reference states them: a new wrapping key (RSA_2048, or EC_SM2 for HSM keys)
+and token on every call, bound to one key, valid 24 hours; the material must be exactly 256 bits
+(128 for ``Aliyun_SM4`` keys) and, once a key has had
 material, the same material every time after; ``KeyMaterialExpireUnix`` 0 or omitted means it
 never expires, earlier than now is rejected.
 """
@@ -18,6 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from emulator import errors
+from emulator.backend import sm2
 from emulator.backend.model import (
     DISABLED,
     ENABLED,
@@ -26,7 +28,18 @@ from emulator.backend.model import (
     PENDING_IMPORT,
     ImportToken,
 )
-from emulator.backend.unwrap import AWS_REFUSED, MATERIAL_BYTES, WRAPPING_KEY_SPECS, UnwrapError, offered, unwrap
+from emulator.backend.unwrap import (
+    AWS_REFUSED,
+    SM2_KEY_SPEC,
+    SM2PKE,
+    WRAPPING_KEY_SPECS,
+    UnwrapError,
+    alibaba_sm2_problem,
+    material_bytes,
+    offered,
+    unwrap,
+    unwrap_sm2,
+)
 from emulator.clock import LATEST
 
 if TYPE_CHECKING:
@@ -99,6 +112,11 @@ class ImportMixin:
         with self.lock:
             key = self._importable(key_id).snapshot()
         accepted = offered(key.flavor, self.region)
+        if key.flavor == "alibaba" and (wrapping_key_spec == SM2_KEY_SPEC or wrapping_algorithm == SM2PKE):
+            if problem := alibaba_sm2_problem(wrapping_key_spec, wrapping_algorithm, key.protection_level):
+                # NOTE: the reference gives the table, not the code for a pair outside it: InvalidParameter.
+                raise errors.invalid_parameter("WrappingAlgorithm", problem)
+            accepted = accepted | {SM2PKE}
         if key.flavor == "aws" and wrapping_algorithm in AWS_REFUSED and wrapping_algorithm not in accepted:
             # NOTE: the code AWS answers is not documented; UnsupportedOperationException is in the
             # operation's error list ("a specified parameter is not supported"), and the message is
@@ -106,17 +124,23 @@ class ImportMixin:
             raise errors.ServiceError("UnsupportedOperationException", AWS_REFUSED[wrapping_algorithm], 400)
         if wrapping_algorithm not in accepted:
             raise errors.invalid_parameter("WrappingAlgorithm", f"Expected one of {', '.join(sorted(accepted))}.")
-        if wrapping_key_spec not in WRAPPING_KEY_SPECS[key.flavor]:
+        if wrapping_key_spec not in WRAPPING_KEY_SPECS[key.flavor] and wrapping_algorithm != SM2PKE:
             specs = ", ".join(WRAPPING_KEY_SPECS[key.flavor])
             raise errors.invalid_parameter("WrappingKeySpec", f"Expected one of {specs}.")
-        private_key = self.wrapping_keys.next(int(wrapping_key_spec.split("_")[1]))
+        if wrapping_key_spec == SM2_KEY_SPEC:
+            # The SM2 private key is kept as its 32-byte big-endian scalar.
+            private_key = None
+            private_der = sm2.generate_private_key().to_bytes(sm2.SIZE, "big")
+        else:
+            private_key = self.wrapping_keys.next(int(wrapping_key_spec.split("_")[1]))
+            private_der = private_key.private_bytes(
+                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+            )
         token = ImportToken(
             token=base64.b64encode(secrets.token_bytes(48)).decode(),
             key_id=key.key_id,
             algorithm=wrapping_algorithm,
-            private_key_der=private_key.private_bytes(
-                serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ),
+            private_key_der=private_der,
             expires=self.clock.now() + TOKEN_LIFETIME_SECONDS,
             _key=private_key,
         )
@@ -168,13 +192,17 @@ class ImportMixin:
                 "KeyMaterialExpireUnix", "The expiry is a Unix time in seconds, at most 4102444799 (2099-12-31)."
             )
         try:
-            material = unwrap(token.private_key(), encrypted_key_material, token.algorithm)
+            if token.algorithm == SM2PKE:
+                material = unwrap_sm2(token.sm2_private_key(), encrypted_key_material)
+            else:
+                material = unwrap(token.private_key(), encrypted_key_material, token.algorithm)
         except UnwrapError as exc:
             raise errors.invalid_key_material(
                 "it does not decrypt with the import token's wrapping key", "undecryptable"
             ) from exc
-        if len(material) != MATERIAL_BYTES:
-            raise errors.invalid_key_material(f"expected 256 bits, got {len(material) * 8}", "size")
+        if len(material) != material_bytes(key.key_spec):
+            expected = material_bytes(key.key_spec) * 8
+            raise errors.invalid_key_material(f"expected {expected} bits, got {len(material) * 8}", "size")
         fingerprint = hashlib.sha256(material).hexdigest()
         with self.lock:
             key = self._importable(key.key_id, importing=True)

@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Callable, Iterable
 
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from emulator import errors
@@ -37,6 +38,7 @@ from emulator.backend.model import (
     Key,
 )
 from emulator.backend.store import Store
+from emulator.backend.unwrap import material_bytes
 from emulator.clock import Clock
 
 ALIAS_PREFIX = "alias/"
@@ -44,6 +46,9 @@ AWS_ACCOUNT_ID = "123456789012"
 _BLOB_MAGIC = b"\x01EMU"
 _ID_ALPHABET = string.ascii_lowercase + string.digits
 PROTECTION_LEVELS = ("SOFTWARE", "HSM")
+#: The symmetric ``KeySpec`` values the emulator models (CreateKey's reference lists more).
+KEY_SPECS = ("Aliyun_AES_256", "Aliyun_SM4")
+_GCM_TAG = 16
 
 
 class KmsBackend(ImportMixin):
@@ -156,12 +161,12 @@ class KmsBackend(ImportMixin):
     ) -> Key:
         if origin not in (ORIGIN_KMS, ORIGIN_EXTERNAL):
             raise errors.invalid_parameter("Origin", f"Expected {ORIGIN_KMS} or {ORIGIN_EXTERNAL}.")
-        if key_spec != "Aliyun_AES_256":
-            # NOTE: the real service offers more specs (SM4, RSA, EC); the emulator models the
-            # symmetric AES-256 keys that BYOK import supports.
-            raise errors.invalid_parameter("KeySpec", "Only Aliyun_AES_256 is supported by the emulator.")
+        if key_spec not in KEY_SPECS:
+            # NOTE: the real service offers more specs (RSA, EC); the emulator models the symmetric
+            # AES-256 and SM4 keys that BYOK import supports.
+            raise errors.invalid_parameter("KeySpec", "Only Aliyun_AES_256 and Aliyun_SM4 are supported.")
         if key_usage != "ENCRYPT/DECRYPT":
-            raise errors.invalid_parameter("KeyUsage", "Aliyun_AES_256 keys support ENCRYPT/DECRYPT only.")
+            raise errors.invalid_parameter("KeyUsage", f"{key_spec} keys support ENCRYPT/DECRYPT only.")
         if protection_level not in PROTECTION_LEVELS:
             raise errors.invalid_parameter("ProtectionLevel", "Expected SOFTWARE or HSM.")
         if flavor == "aws":
@@ -183,7 +188,7 @@ class KmsBackend(ImportMixin):
             key_spec=key_spec,
             key_usage=key_usage,
             protection_level=protection_level,
-            material=None if origin == ORIGIN_EXTERNAL else os.urandom(32),
+            material=None if origin == ORIGIN_EXTERNAL else os.urandom(material_bytes(key_spec)),
             tags=dict(tags or {}),
             # botocore's kms model: KeyMetadata.CurrentKeyMaterialId (a 64-hex-digit id) names the
             # current material of a symmetric key; a key KMS made has one from the start.
@@ -309,7 +314,8 @@ class KmsBackend(ImportMixin):
 
     # ---- cryptography ------------------------------------------------------------------------
     def encrypt(self, key_id: str, plaintext: bytes, context: dict[str, str] | None = None) -> tuple[Key, bytes]:
-        """AES-256-GCM under the key's material; the blob names the key and is bound to it.
+        """AES-256-GCM (SM4-GCM for ``Aliyun_SM4`` keys) under the key's material; the blob names
+        the key and is bound to it.
 
         The key is checked and copied under the lock, so an expiry or deletion that lands while
         the data is sealed cannot take the material from under it.
@@ -318,7 +324,7 @@ class KmsBackend(ImportMixin):
         assert key.material is not None
         nonce = os.urandom(12)
         name = key.key_id.encode()
-        sealed = AESGCM(key.material).encrypt(nonce, plaintext, _aad(name, context))
+        sealed = _seal(key.key_spec, key.material, nonce, plaintext, _aad(name, context))
         return key, _BLOB_MAGIC + len(name).to_bytes(1, "big") + name + nonce + sealed
 
     def decrypt(self, blob: bytes, context: dict[str, str] | None = None) -> tuple[Key, bytes]:
@@ -332,7 +338,7 @@ class KmsBackend(ImportMixin):
         key = self._usable(name.decode(errors="replace"), allow_alias=False)
         assert key.material is not None
         try:
-            return key, AESGCM(key.material).decrypt(nonce, sealed, _aad(name, context))
+            return key, _open(key.key_spec, key.material, nonce, sealed, _aad(name, context))
         except (InvalidTag, ValueError) as exc:
             raise errors.invalid_ciphertext() from exc
 
@@ -342,6 +348,26 @@ class KmsBackend(ImportMixin):
             key = self._live(key_id, allow_alias=allow_alias)
             self.require_state(key, (ENABLED,), errors.rejected_state)
             return key.snapshot()
+
+
+def _seal(key_spec: str, material: bytes, nonce: bytes, plaintext: bytes, aad: bytes) -> bytes:
+    """GCM under ``material``: AES-256, or SM4 (GB/T 32907) for ``Aliyun_SM4``; ciphertext || tag."""
+    if key_spec != "Aliyun_SM4":
+        return AESGCM(material).encrypt(nonce, plaintext, aad)
+    encryptor = Cipher(algorithms.SM4(material), modes.GCM(nonce)).encryptor()
+    encryptor.authenticate_additional_data(aad)
+    return encryptor.update(plaintext) + encryptor.finalize() + encryptor.tag
+
+
+def _open(key_spec: str, material: bytes, nonce: bytes, sealed: bytes, aad: bytes) -> bytes:
+    """The plaintext of :func:`_seal`; ``InvalidTag`` or ``ValueError`` when it does not open."""
+    if key_spec != "Aliyun_SM4":
+        return AESGCM(material).decrypt(nonce, sealed, aad)
+    if len(sealed) < _GCM_TAG:
+        raise ValueError("too short")
+    decryptor = Cipher(algorithms.SM4(material), modes.GCM(nonce, sealed[-_GCM_TAG:])).decryptor()
+    decryptor.authenticate_additional_data(aad)
+    return decryptor.update(sealed[:-_GCM_TAG]) + decryptor.finalize()
 
 
 def _aad(key_name: bytes, context: dict[str, str] | None) -> bytes:

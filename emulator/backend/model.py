@@ -10,6 +10,8 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from emulator.backend import sm2
+
 ENABLED = "Enabled"
 DISABLED = "Disabled"
 PENDING_DELETION = "PendingDeletion"
@@ -84,8 +86,15 @@ class ImportToken:
             self._key = key
         return self._key
 
+    def sm2_private_key(self) -> int:
+        """An ``SM2PKE`` token's wrapping key: its ``private_key_der`` is the 32-byte scalar."""
+        return int.from_bytes(self.private_key_der, "big")
+
     def public_key_b64(self) -> str:
-        """The ``PublicKey`` the service returns: base64 DER SubjectPublicKeyInfo."""
+        """The ``PublicKey`` the service returns: base64 DER SubjectPublicKeyInfo (for ``SM2PKE``,
+        an ``id-ecPublicKey`` on the SM2 curve, OID 1.2.156.10197.1.301)."""
+        if self.algorithm == "SM2PKE":
+            return base64.b64encode(sm2.public_key_der(sm2.public_key(self.sm2_private_key()))).decode()
         der = (
             self.private_key()
             .public_key()

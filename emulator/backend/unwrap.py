@@ -32,8 +32,14 @@ algorithm": botocore's ``GetParametersForImportRequest.WrappingAlgorithm`` docum
 China Regions": developer guide, "Step 3: Encrypt the key material"), that is the ``aws-cn``
 partition's ``cn-north-1`` and ``cn-northwest-1``. Alibaba Cloud still offers PKCS#1 v1.5.
 
+Alibaba Cloud also offers ``WrappingKeySpec`` ``EC_SM2`` with ``WrappingAlgorithm`` ``SM2PKE``, for
+keys whose ``ProtectionLevel`` is ``HSM`` only (Managed HSM, Chinese mainland), and ``RSA_2048`` for
+keys of every protection level (the GetParametersForImport reference's table): the material is
+encrypted directly under the SM2 public key (:mod:`emulator.backend.sm2`). The key spec and the
+algorithm must belong together (``RSA_2048`` with an ``RSAES_*``, ``EC_SM2`` with ``SM2PKE``).
+
 NOTE: AWS's model also lists ``SM2PKE`` (with the ``SM2`` wrapping key spec, China Regions only);
-the emulator does not offer it.
+the emulator does not offer it on AWS keys.
 """
 
 from __future__ import annotations
@@ -44,9 +50,15 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import hashes, keywrap
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
+from emulator.backend import sm2
+
 #: An AES-256 key's material (Alibaba ``Aliyun_AES_256``, AWS ``SYMMETRIC_DEFAULT``).
-#: NOTE: Alibaba's SM4 keys take 16 bytes; the emulator models AES-256 keys only.
 MATERIAL_BYTES = 32
+#: Material size per Alibaba ``KeySpec``: AES-256 takes 256 bits, SM4 (GB/T 32907) 128 bits.
+MATERIAL_BYTES_BY_SPEC: dict[str, int] = {"Aliyun_AES_256": MATERIAL_BYTES, "Aliyun_SM4": 16}
+#: Alibaba's SM2 wrapping: key spec and algorithm (GetParametersForImport reference).
+SM2_KEY_SPEC = "EC_SM2"
+SM2PKE = "SM2PKE"
 #: The AES key of the two-step algorithms: AWS's guide asks for a 256-bit key.
 #: NOTE: whether AWS accepts a shorter AES key is not documented; the emulator refuses one.
 TRANSPORT_KEY_BYTES = 32
@@ -106,6 +118,30 @@ def offered(flavor: str, region: str) -> frozenset[str]:
     if flavor == "aws" and region in AWS_CHINA_REGIONS:
         return frozenset(name for name in ALGORITHMS["aws"] if not SCHEMES[name].two_step)
     return ALGORITHMS[flavor]
+
+
+def material_bytes(key_spec: str) -> int:
+    """How many bytes of material a key of ``key_spec`` takes (32 for a spec not in the table)."""
+    return MATERIAL_BYTES_BY_SPEC.get(key_spec, MATERIAL_BYTES)
+
+
+def alibaba_sm2_problem(wrapping_key_spec: str, algorithm: str, protection_level: str) -> str | None:
+    """Why Alibaba refuses this pair for a key of ``protection_level`` when either names SM2, or
+    None: ``EC_SM2`` goes with ``SM2PKE`` (never ``RSA_2048``), and only on ``HSM`` keys. The RSA
+    pairs are :data:`ALGORITHMS` and :data:`WRAPPING_KEY_SPECS`."""
+    if (wrapping_key_spec == SM2_KEY_SPEC) != (algorithm == SM2PKE):
+        return "EC_SM2 goes with SM2PKE, RSA_2048 with RSAES_OAEP_SHA_256, RSAES_OAEP_SHA_1 or RSAES_PKCS1_V1_5."
+    if algorithm == SM2PKE and protection_level != "HSM":
+        return "SM2PKE is offered for keys whose ProtectionLevel is HSM only."
+    return None
+
+
+def unwrap_sm2(private_key: int, blob: bytes) -> bytes:
+    """The material inside an ``SM2PKE`` blob (GM/T 0009 DER); ``UnwrapError`` when it does not open."""
+    try:
+        return sm2.decrypt(private_key, blob)
+    except sm2.Sm2Error as exc:
+        raise UnwrapError("the SM2 ciphertext does not decrypt") from exc
 
 
 def scheme(algorithm: str) -> Scheme:
