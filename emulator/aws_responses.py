@@ -6,7 +6,7 @@ timestamps epoch seconds). Every rule about keys, tokens and material is the bac
 AWS client meets exactly the import semantics an Alibaba client does; errors come out of the
 backend Alibaba-named and :func:`emulator.protocol.aws.to_aws` renames them. Decoding the wire
 (types, enums, required members) and the few AWS-only parameter rules (``ValidTo`` within 365
-days, ``ImportType``, ``KeyMaterialId``) are checked here.
+days, ``ImportType``, ``KeyMaterialId``) are checked here. Rotation actions: :mod:`emulator.aws_rotations`.
 
 Keys are created with ``flavor="aws"`` (UUID ids, ``arn:aws:kms:`` ARNs). NOTE: the AWS protocol
 sees only those: a key created through the Alibaba protocol on the same port is
@@ -283,10 +283,22 @@ def import_key_material(kms: KmsBackend, body: Body) -> dict[str, Any]:
     material = aws.blob(body, "EncryptedKeyMaterial", required=True)
     assert token is not None and material is not None
     expire_unix = _expiry(kms, body)
+    description = aws.string(body, "KeyMaterialDescription")
+    import_type = aws.enum(body, "ImportType", (NEW_MATERIAL, EXISTING_MATERIAL))
+    material_id = aws.string(body, "KeyMaterialId")
+    if import_type == NEW_MATERIAL and material_id is not None:
+        raise validation("KeyMaterialId cannot be specified with ImportType NEW_KEY_MATERIAL.")
     key = _key(kms, key_id)
-    _check_import_type(key, body)
-    key = kms.import_key_material(key_id, material, token.decode("utf-8", errors="replace"), expire_unix)
-    return {"KeyId": key.arn, "KeyMaterialId": key.key_material_id}
+    key, imported = kms.import_material_of_type(
+        key_id,
+        material,
+        token.decode("utf-8", errors="replace"),
+        expire_unix,
+        import_type=import_type,
+        material_id=material_id,
+        description=description,
+    )
+    return {"KeyId": key.arn, "KeyMaterialId": imported}
 
 
 def _expiry(kms: KmsBackend, body: Body) -> int:
@@ -308,39 +320,18 @@ def _expiry(kms: KmsBackend, body: Body) -> int:
     return int(valid_to)
 
 
-def _check_import_type(key: Key, body: Body) -> None:
-    """The AWS-only ``ImportType``/``KeyMaterialId``, against the key's one material.
-
-    NOTE: the backend keeps one material per key, so new material for a key that has had some
-    (on-demand rotation of imported keys) is ``UnsupportedOperationException``, and
-    ``KeyMaterialDescription`` is accepted and not kept.
-    """
-    aws.string(body, "KeyMaterialDescription")
-    import_type = aws.enum(body, "ImportType", (NEW_MATERIAL, EXISTING_MATERIAL))
-    material_id = aws.string(body, "KeyMaterialId")
-    if import_type == NEW_MATERIAL and material_id is not None:
-        raise validation("KeyMaterialId cannot be specified with ImportType NEW_KEY_MATERIAL.")
-    if import_type == NEW_MATERIAL and key.key_material_id:
-        raise AwsError("UnsupportedOperationException", "The emulator keeps one key material per key.")
-    if import_type == EXISTING_MATERIAL and not key.key_material_id:
-        raise AwsError("IncorrectKeyMaterialException", "No key material has been imported into this key yet.")
-    if material_id is not None and material_id != key.key_material_id:
-        raise AwsError("IncorrectKeyMaterialException", f"Key material {material_id} is not this key's material.")
-
-
 @action
 def delete_imported_key_material(kms: KmsBackend, body: Body) -> dict[str, Any]:
     """https://docs.aws.amazon.com/kms/latest/APIReference/API_DeleteImportedKeyMaterial.html
 
-    NOTE: a ``KeyMaterialId`` other than the key's is ``NotFoundException`` (our reading).
+    Without ``KeyMaterialId`` the current material; any material of the key by its id
+    (:meth:`~emulator.backend.rotations.RotationMixin.delete_material_by_id`).
     """
     key_id = aws.required_string(body, "KeyId")
     material_id = aws.string(body, "KeyMaterialId")
     key = _key(kms, key_id)
-    if material_id is not None and material_id != key.key_material_id:
-        raise AwsError("NotFoundException", f"Key material {material_id} does not exist for this key.")
-    kms.delete_key_material(key_id)
-    return {"KeyId": key.arn, "KeyMaterialId": key.key_material_id or ""}
+    deleted = kms.delete_material_by_id(key_id, material_id)
+    return {"KeyId": key.arn, "KeyMaterialId": deleted}
 
 
 # ---- cryptography ------------------------------------------------------------------------------
@@ -388,7 +379,7 @@ def decrypt(kms: KmsBackend, body: Body) -> dict[str, Any]:
     _algorithm(body)
     expected = aws.string(body, "KeyId")
     expected_key = _key(kms, expected) if expected is not None else None
-    key, plaintext = kms.decrypt(blob, context)
+    key, plaintext, used = kms.decrypt_material(blob, context)
     if key.flavor != "aws":
         raise AwsError("InvalidCiphertextException", "The ciphertext was not produced by an AWS key.")
     if expected_key is not None and expected_key.key_id != key.key_id:
@@ -399,6 +390,10 @@ def decrypt(kms: KmsBackend, body: Body) -> dict[str, Any]:
         "Plaintext": base64.b64encode(plaintext).decode("ascii"),
         "EncryptionAlgorithm": SYMMETRIC_DEFAULT,
     }
-    if key.key_material_id:
-        fields["KeyMaterialId"] = key.key_material_id
+    if used:
+        fields["KeyMaterialId"] = used
     return fields
+
+
+# RotateKeyOnDemand and ListKeyRotations register themselves with ``action`` (kept apart for size).
+from emulator import aws_rotations  # noqa: E402, F401

@@ -170,6 +170,36 @@ class ImportMixin:
     ) -> Key:
         """Checked once before the (slow) unwrap and again under the lock before the key changes;
         returns a snapshot of the key."""
+        key, material = self._unwrap_import(key_id, encrypted_key_material, import_token, expire_unix)
+        fingerprint = hashlib.sha256(material).hexdigest()
+        with self.lock:
+            key = self._importable(key.key_id, importing=True)
+            if key.material_fingerprint is not None and not secrets.compare_digest(
+                key.material_fingerprint, fingerprint
+            ):
+                # NOTE: the reference names no separate code for this case; InvalidKeyMaterial is
+                # what the service returns for material it will not accept.
+                raise errors.invalid_key_material(
+                    "it differs from the material previously imported into this key", "mismatch"
+                )
+            key.material = material
+            key.key_material_id = key.key_material_id or secrets.token_hex(32)
+            key.material_fingerprint = fingerprint
+            key.material_expire = float(expire_unix) if expire_unix else None
+            if key.state == PENDING_IMPORT:
+                # NOTE: no reference found either way; our choice. A key an administrator disabled
+                # stays Disabled when its expired material is imported again (Key.disabled_before_import):
+                # an import renews material, it does not undo a DisableKey.
+                key.state = DISABLED if key.disabled_before_import else ENABLED
+            key.disabled_before_import = False
+            self.save(key)
+            return key.snapshot()
+
+    def _unwrap_import(
+        self: KmsBackend, key_id: str, encrypted_key_material: bytes, import_token: str, expire_unix: int
+    ) -> tuple[Key, bytes]:
+        """The checks of an import before the key changes (token, expiry, unwrap, size): a snapshot
+        of the key and the unwrapped material. The caller checks the key again under the lock."""
         with self.lock:
             key = self._importable(key_id, importing=True).snapshot()
             token = self.tokens.get(import_token or "")
@@ -203,29 +233,7 @@ class ImportMixin:
         if len(material) != material_bytes(key.key_spec):
             expected = material_bytes(key.key_spec) * 8
             raise errors.invalid_key_material(f"expected {expected} bits, got {len(material) * 8}", "size")
-        fingerprint = hashlib.sha256(material).hexdigest()
-        with self.lock:
-            key = self._importable(key.key_id, importing=True)
-            if key.material_fingerprint is not None and not secrets.compare_digest(
-                key.material_fingerprint, fingerprint
-            ):
-                # NOTE: the reference names no separate code for this case; InvalidKeyMaterial is
-                # what the service returns for material it will not accept.
-                raise errors.invalid_key_material(
-                    "it differs from the material previously imported into this key", "mismatch"
-                )
-            key.material = material
-            key.key_material_id = key.key_material_id or secrets.token_hex(32)
-            key.material_fingerprint = fingerprint
-            key.material_expire = float(expire_unix) if expire_unix else None
-            if key.state == PENDING_IMPORT:
-                # NOTE: no reference found either way; our choice. A key an administrator disabled
-                # stays Disabled when its expired material is imported again (Key.disabled_before_import):
-                # an import renews material, it does not undo a DisableKey.
-                key.state = DISABLED if key.disabled_before_import else ENABLED
-            key.disabled_before_import = False
-            self.save(key)
-            return key.snapshot()
+        return key, material
 
     def delete_key_material(self: KmsBackend, key_id: str) -> None:
         with self.lock:

@@ -37,6 +37,7 @@ from emulator.backend.model import (
     PENDING_IMPORT,
     Key,
 )
+from emulator.backend.rotations import RotationMixin
 from emulator.backend.store import Store
 from emulator.backend.unwrap import material_bytes
 from emulator.clock import Clock
@@ -51,7 +52,7 @@ KEY_SPECS = ("Aliyun_AES_256", "Aliyun_SM4")
 _GCM_TAG = 16
 
 
-class KmsBackend(ImportMixin):
+class KmsBackend(ImportMixin, RotationMixin):
     def __init__(
         self, region: str, account_id: str, clock: Clock, store: Store, wrapping_keys: WrappingKeySource | None = None
     ) -> None:
@@ -98,6 +99,8 @@ class KmsBackend(ImportMixin):
                 key.disabled_before_import = True
             if key.state != PENDING_DELETION:
                 key.state = PENDING_IMPORT
+            self.save(key)
+        if key.other_materials and self._expire_others(key, now):
             self.save(key)
         return key
 
@@ -328,6 +331,14 @@ class KmsBackend(ImportMixin):
         return key, _BLOB_MAGIC + len(name).to_bytes(1, "big") + name + nonce + sealed
 
     def decrypt(self, blob: bytes, context: dict[str, str] | None = None) -> tuple[Key, bytes]:
+        key, plaintext, _ = self.decrypt_material(blob, context)
+        return key, plaintext
+
+    def decrypt_material(self, blob: bytes, context: dict[str, str] | None = None) -> tuple[Key, bytes, str | None]:
+        """:meth:`decrypt`, also naming the material that decrypted: the current one or, for an AWS key
+        with several, any other still imported (a ``NON_CURRENT`` material decrypts only; botocore's
+        KMS model, RotationsListEntry.KeyMaterialState). An ``Enabled`` key has every material imported.
+        NOTE: the blob does not name its material; each imported one is tried (the GCM tag tells)."""
         if not blob.startswith(_BLOB_MAGIC) or len(blob) < len(_BLOB_MAGIC) + 1:
             raise errors.invalid_ciphertext()
         offset = len(_BLOB_MAGIC)
@@ -337,10 +348,14 @@ class KmsBackend(ImportMixin):
         sealed = blob[offset + 13 + size :]
         key = self._usable(name.decode(errors="replace"), allow_alias=False)
         assert key.material is not None
-        try:
-            return key, _open(key.key_spec, key.material, nonce, sealed, _aad(name, context))
-        except (InvalidTag, ValueError) as exc:
-            raise errors.invalid_ciphertext() from exc
+        candidates = [(key.key_material_id, key.material)]
+        candidates += [(m.material_id, m.material) for m in key.other_materials if m.material is not None]
+        for material_id, material in candidates:
+            try:
+                return key, _open(key.key_spec, material, nonce, sealed, _aad(name, context)), material_id
+            except (InvalidTag, ValueError):
+                continue
+        raise errors.invalid_ciphertext()
 
     def _usable(self, key_id: str, *, allow_alias: bool) -> Key:
         """A snapshot of an ``Enabled`` key (checked under the lock); ``Rejected.<State>`` else."""

@@ -50,19 +50,48 @@ class Key:
     flavor: str = "alibaba"  # "alibaba" or "aws": id and ARN formats, wrapping choices
     key_material_id: str | None = None  # AWS: stays the same for every import of the same material
     disabled_before_import: bool = False  # Disabled when its material went: an import keeps it Disabled
+    # AWS keys with several materials (emulator/backend/rotations.py); the fields above are the CURRENT one.
+    material_description: str = ""  # AWS KeyMaterialDescription of the current material
+    material_rotated: float | None = None  # when the current material became current by a rotation
+    other_materials: list[KeyMaterial] = field(default_factory=list)  # NON_CURRENT, then PENDING_ROTATION
 
     def snapshot(self) -> Key:
         """A copy for a reader (tags copied too): what the key was when the backend's lock was held.
         Changing it changes nothing stored."""
-        return replace(self, tags=dict(self.tags))
+        return replace(self, tags=dict(self.tags), other_materials=[replace(m) for m in self.other_materials])
 
     def to_record(self) -> dict[str, Any]:
         record = asdict(self)
         record["material"] = _b64(self.material)
+        record["other_materials"] = [m.to_record() for m in self.other_materials]
         return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> Key:
+        """A stored key; a record written before keys had several materials loads with none other."""
+        others = [KeyMaterial.from_record(m) for m in record.get("other_materials") or []]
+        return cls(**{**record, "material": _unb64(record.get("material")), "other_materials": others})
+
+
+@dataclass
+class KeyMaterial:
+    """An AWS key's material that is not the current one: ``NON_CURRENT`` (decrypts only) or
+    ``PENDING_ROTATION`` (imported, current after ``RotateKeyOnDemand``). ``material`` is None
+    while it is not imported (expired or deleted); the fingerprint is kept to match a re-import."""
+
+    material_id: str
+    fingerprint: str
+    state: str
+    material: bytes | None = None
+    valid_to: float | None = None  # unix seconds; None = never expires
+    description: str = ""
+    rotated: float | None = None  # when it became current by a rotation; None for the first material
+
+    def to_record(self) -> dict[str, Any]:
+        return {**asdict(self), "material": _b64(self.material)}
+
+    @classmethod
+    def from_record(cls, record: dict[str, Any]) -> KeyMaterial:
         return cls(**{**record, "material": _unb64(record.get("material"))})
 
 

@@ -213,8 +213,10 @@ def test_import_type_and_key_material_id(kms: BaseClient) -> None:
     assert again["KeyMaterialId"] == material_id
     with pytest.raises(kms.exceptions.IncorrectKeyMaterialException):
         import_material(kms, key_id, material, KeyMaterialId="0" * 64, **never)
-    with pytest.raises(kms.exceptions.UnsupportedOperationException):  # NOTE: one material per key
-        import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL", **never)
+    with pytest.raises(kms.exceptions.IncorrectKeyMaterialException):  # NOTE: the same bytes are not new
+        import_material(kms, key_id, material, ImportType="NEW_KEY_MATERIAL", **never)
+    second = import_material(kms, key_id, os.urandom(32), ImportType="NEW_KEY_MATERIAL", **never)
+    assert second["KeyMaterialId"] != material_id  # several materials: tests/emulator/test_aws_multi_material.py
 
 
 def test_delete_imported_key_material(kms: BaseClient, emulator: Any) -> None:
