@@ -8,16 +8,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import closing
 from functools import partial
 from typing import Any
 
-from renewer.clock import Clock
 from renewer.clouds.clients import Clouds
 from renewer.clouds.fc import fc_endpoint, fc_invoker
 from renewer.config import MaterialSpec
-from renewer.credentials import Credentials, default_credentials
+from renewer.credentials import default_credentials
 from renewer.entry.events import Options
 from renewer.errors import RenewerError
 from renewer.logs import log_event, sdk_logs_guarded
@@ -30,43 +29,21 @@ from renewer.run.identity import WITNESS, resolve, witnesses
 from renewer.run.material_check import check_materials
 from renewer.run.progress import Progress
 from renewer.run.report import KeyResult, MaterialCheck, build
-from renewer.run.retry import Backoff
 from renewer.run.wiring import Run, assemble
 from renewer.settings import Settings
 
 Item = tuple[MaterialSpec, KeyResult]
 
 
-def run(
-    settings: Settings,
-    options: Options,
-    *,
-    credentials: Credentials | None,
-    clock: Clock | None = None,
-    environ: Mapping[str, str] | None = None,
-    home_region: str | None = None,
-    account_id: str | None = None,
-    timeout: float | None = None,
-    backoff: Backoff | None = None,
-    progress: Progress | None = None,
-) -> dict[str, Any]:
+def run(settings: Settings, options: Options, *, progress: Progress | None = None, **parts: Any) -> dict[str, Any]:
     """Renew every selected key; returns the report (see :mod:`renewer.run.report`).
 
-    ``timeout`` is the function's timeout in seconds (``context.function.timeout``): no key is
-    started once too little of it is left.
+    ``parts`` are :func:`renewer.run.wiring.assemble`'s keyword arguments (``credentials``,
+    ``clock``, ``environ``, ``home_region``, ``account_id``, ``timeout``, ``backoff``), which it
+    checks and documents: ``timeout`` is the function's timeout in seconds
+    (``context.function.timeout``), and no key is started once too little of it is left.
     """
-    parts = assemble(
-        settings,
-        options,
-        credentials=credentials,
-        clock=clock,
-        environ=environ,
-        home_region=home_region,
-        account_id=account_id,
-        timeout=timeout,
-        backoff=backoff,
-    )
-    return run_assembled(parts, progress)
+    return run_assembled(assemble(settings, options, **parts), progress)
 
 
 def run_assembled(parts: Run, progress: Progress | None = None) -> dict[str, Any]:
