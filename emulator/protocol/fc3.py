@@ -97,13 +97,13 @@ def invoke(functions: Functions, nonces: NonceCache, region: str, request: Reque
 
 
 def verify(wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: signing.Now) -> str:
-    """The request's ACS3-HMAC-SHA256 signature, with every ``x-fc-*`` header signed; returns the
+    """The request's ACS3 signature (HMAC-SHA256 or HMAC-SM3), with every ``x-fc-*`` header signed; returns the
     access key id, or raises :class:`FcError` with Function Compute's code."""
     authorization = wire.headers.get("authorization", "").strip()
     if not authorization:
         raise FcError("MissingRequiredHeader", "required HTTP header Authorization was not specified", 400)
     try:
-        _, signed, _ = signing.parse_authorization(authorization)
+        _, _, signed, _ = signing.parse_authorization(authorization)
         unsigned = sorted(name for name in wire.headers if name.startswith("x-fc-") and name not in signed)
         if unsigned:
             raise FcError("SignatureNotMatch", f"the headers {', '.join(unsigned)} must be signed", 403)

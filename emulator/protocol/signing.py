@@ -1,12 +1,18 @@
-"""Request signature verification: ACS3-HMAC-SHA256 and the legacy RPC HMAC-SHA1 (v1).
+"""Request signature verification: ACS3-HMAC-SHA256, ACS3-HMAC-SM3 and the legacy RPC HMAC-SHA1 (v1).
 
-Both schemes are checked the way the official SDKs sign:
+All are checked the way the official SDKs sign:
 
 * **ACS3-HMAC-SHA256** (default of ``alibabacloud_tea_openapi`` / ``alibabacloud_kms20160120``):
   ``Authorization: ACS3-HMAC-SHA256 Credential=<AK>,SignedHeaders=<h1;h2>,Signature=<hex>`` over
   the canonical request ``METHOD\\nPATH\\nQUERY\\nHEADERS\\nSIGNED_HEADERS\\nSHA256(body)``
   (``alibabacloud_tea_openapi.utils.Utils.get_authorization``). The SDK signs every header it
   sets (host, user-agent, accept, ``x-acs-*``, content-type).
+* **ACS3-HMAC-SM3** (``Config(signature_algorithm='ACS3-HMAC-SM3')``; ``@alicloud/openapi-client``
+  likewise): the same request with SM3 (GB/T 32905) in place of SHA-256 for the body hash, the
+  canonical request hash and the HMAC, and ``ACS3-HMAC-SM3`` as the Authorization's algorithm.
+  Both SDKs send the body's SM3 hex under the header name ``x-acs-content-sha256``
+  (``alibabacloud_tea_openapi.client``; ``openapi-client/dist/client.js``), so that is the header
+  checked. SM3 comes from OpenSSL through ``hashlib``, not from the SDK's own implementation.
 * **v1 HMAC-SHA1** (``Config(signature_algorithm='v2')`` in the new SDK, and ``AcsClient`` of
   ``aliyun-python-sdk-core``): ``Signature`` = base64(HMAC-SHA1(secret + "&",
   ``METHOD&%2F&percentEncode(sorted params)``)) over every query and form parameter but
@@ -30,11 +36,13 @@ and otherwise ignored; the real service validates STS tokens, the emulator does 
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
+from typing import Any
 from urllib.parse import quote
 
 from emulator import errors
@@ -42,6 +50,14 @@ from emulator.protocol.nonces import WINDOW_SECONDS, NonceCache
 from emulator.protocol.rpc import WireRequest
 
 ACS3_ALGORITHM = "ACS3-HMAC-SHA256"
+ACS3_SM3_ALGORITHM = "ACS3-HMAC-SM3"
+Hash = Callable[..., Any]
+#: ACS3 algorithm -> (hash for the body, the canonical request and the HMAC; header declaring the body's hash).
+#: NOTE: the SDKs name the header ``x-acs-content-sha256`` for SM3 too, and it carries the SM3 digest.
+ACS3_ALGORITHMS: dict[str, tuple[Hash, str]] = {
+    ACS3_ALGORITHM: (hashlib.sha256, "x-acs-content-sha256"),
+    ACS3_SM3_ALGORITHM: (functools.partial(hashlib.new, "sm3"), "x-acs-content-sha256"),
+}
 V1_METHOD = "HMAC-SHA1"
 _AUTHORIZATION = re.compile(r"^(?P<algorithm>\S+)\s+(?P<fields>.*)$")
 _TIMESTAMP_FORMATS = ("%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%dT%H:%M:%S.%fZ")
@@ -60,7 +76,7 @@ def verify(
 ) -> str:
     """Check a request's signature; returns its access key id or raises a ``ServiceError``.
 
-    A request with an ``Authorization`` header is checked as ACS3, any other as v1. ``now`` is real
+    A request with an ``Authorization`` header is checked as ACS3 (SHA-256 or SM3), any other as v1. ``now`` is real
     time; ``clock`` (optional) the emulator's.
     """
     if "authorization" in wire.headers:
@@ -68,14 +84,15 @@ def verify(
     return verify_v1(wire, credentials, nonces, now, clock)
 
 
-# --- ACS3-HMAC-SHA256 ---
+# --- ACS3-HMAC-SHA256 and ACS3-HMAC-SM3 ---
 
 
 def verify_acs3(
     wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: Now, clock: Now | None = None
 ) -> str:
-    """Verify an ``ACS3-HMAC-SHA256`` request (signature in the ``Authorization`` header)."""
-    access_key_id, signed_headers, signature = parse_authorization(wire.headers["authorization"])
+    """Verify an ``ACS3-HMAC-SHA256`` or ``ACS3-HMAC-SM3`` request (signature in the ``Authorization`` header)."""
+    algorithm, access_key_id, signed_headers, signature = parse_authorization(wire.headers["authorization"])
+    digest, content_header = ACS3_ALGORITHMS[algorithm]
     _check_signed_headers(wire.headers, signed_headers)
     date = _required_header(wire.headers, "x-acs-date")
     nonce = _required_header(wire.headers, "x-acs-signature-nonce")
@@ -83,21 +100,22 @@ def verify_acs3(
     secret = _secret_of(credentials, access_key_id)
     real, service = now(), None if clock is None else clock()
     timestamp = check_timestamp(date, "x-acs-date", real, service)
-    string_to_sign = acs3_string_to_sign(wire, signed_headers)
-    expected = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    string_to_sign = acs3_string_to_sign(wire, signed_headers, algorithm)
+    expected = hmac.new(secret.encode("utf-8"), string_to_sign.encode("utf-8"), digest).hexdigest()
     if not hmac.compare_digest(expected.encode("ascii"), signature.lower().encode("utf-8")):
         raise errors.signature_does_not_match(string_to_sign)
-    _check_content_hash(wire, string_to_sign)
+    _check_content_hash(wire, string_to_sign, digest, content_header)
     _use_nonce(nonces, access_key_id, nonce, _real_time_of(timestamp, real, service))
     return access_key_id
 
 
-def parse_authorization(value: str) -> tuple[str, list[str], str]:
-    """Split an ACS3 ``Authorization`` header into (access key id, signed header names, signature)."""
+def parse_authorization(value: str) -> tuple[str, str, list[str], str]:
+    """Split an ACS3 ``Authorization`` header into (algorithm, access key id, signed header names,
+    signature); an algorithm not in ``ACS3_ALGORITHMS`` is ``IncompleteSignature``."""
     match = _AUTHORIZATION.match(value.strip())
     if not match:
         raise errors.incomplete_signature("The Authorization header is malformed.")
-    if match["algorithm"] != ACS3_ALGORITHM:
+    if match["algorithm"] not in ACS3_ALGORITHMS:
         raise errors.incomplete_signature(f"Unsupported signature algorithm {match['algorithm']!r}.")
     fields: dict[str, str] = {}
     for part in match["fields"].split(","):
@@ -108,11 +126,12 @@ def parse_authorization(value: str) -> tuple[str, list[str], str]:
         if not fields.get(name):
             raise errors.incomplete_signature(f"The Authorization header has no {name}.")
     signed_headers = [header.strip().lower() for header in fields["SignedHeaders"].split(";") if header.strip()]
-    return fields["Credential"], signed_headers, fields["Signature"]
+    return match["algorithm"], fields["Credential"], signed_headers, fields["Signature"]
 
 
-def acs3_string_to_sign(wire: WireRequest, signed_headers: list[str]) -> str:
-    """``ACS3-HMAC-SHA256\\n`` + hex SHA-256 of the canonical request, as the SDK builds it."""
+def acs3_string_to_sign(wire: WireRequest, signed_headers: list[str], algorithm: str = ACS3_ALGORITHM) -> str:
+    """``ALGORITHM\\n`` + hex hash of the canonical request (SHA-256 or SM3), as the SDK builds it."""
+    digest = ACS3_ALGORITHMS[algorithm][0]
     canonical_request = "\n".join(
         (
             wire.method,
@@ -120,10 +139,10 @@ def acs3_string_to_sign(wire: WireRequest, signed_headers: list[str]) -> str:
             canonical_query(wire.query),
             canonical_headers(wire.headers, signed_headers),
             ";".join(sorted(signed_headers)),
-            hashlib.sha256(wire.body).hexdigest(),
+            digest(wire.body).hexdigest(),
         )
     )
-    return f"{ACS3_ALGORITHM}\n{hashlib.sha256(canonical_request.encode('utf-8')).hexdigest()}"
+    return f"{algorithm}\n{digest(canonical_request.encode('utf-8')).hexdigest()}"
 
 
 def canonical_query(query: Mapping[str, str]) -> str:
@@ -151,10 +170,11 @@ def _check_signed_headers(headers: Mapping[str, str], signed_headers: list[str])
         raise errors.incomplete_signature(f"The headers {', '.join(unsigned)} must be signed.")
 
 
-def _check_content_hash(wire: WireRequest, string_to_sign: str) -> None:
-    """A signed ``x-acs-content-sha256`` must be the SHA-256 of the body actually received."""
-    declared = wire.headers.get("x-acs-content-sha256")
-    actual = hashlib.sha256(wire.body).hexdigest().encode("ascii")
+def _check_content_hash(wire: WireRequest, string_to_sign: str, digest: Hash, header: str) -> None:
+    """A declared body hash (``x-acs-content-sha256``) must be the hash (SHA-256 or SM3) of the body
+    actually received."""
+    declared = wire.headers.get(header)
+    actual = digest(wire.body).hexdigest().encode("ascii")
     if declared is not None and not hmac.compare_digest(declared.lower().encode("utf-8"), actual):
         raise errors.signature_does_not_match(string_to_sign)
 

@@ -170,14 +170,7 @@ ALIBABA_SDKS = [
     pytest.param(("openapi", "ACS3-HMAC-SHA256"), id="openapi-acs3-hmac-sha256"),
     pytest.param(("openapi", "v2"), id="openapi-v2"),
     pytest.param(("legacy",), id="legacy-kms20160120-1.2.0"),
-    pytest.param(
-        ("openapi", "ACS3-HMAC-SM3"),
-        id="openapi-acs3-hmac-sm3",
-        marks=pytest.mark.xfail(
-            reason="the emulator verifies ACS3-HMAC-SHA256 only: ACS3-HMAC-SM3 is IncompleteSignature (400)",
-            strict=True,
-        ),
-    ),
+    pytest.param(("openapi", "ACS3-HMAC-SM3"), id="openapi-acs3-hmac-sm3"),
 ]
 
 
