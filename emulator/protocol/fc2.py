@@ -17,6 +17,7 @@ import uuid
 from werkzeug.wrappers import Request, Response
 
 from emulator.functions import FcError, Functions
+from emulator.protocol import invocations
 
 PREFIX = "/2016-08-15/"
 PATH = re.compile(r"^/2016-08-15/services/(?P<service>[^/]+)/functions/(?P<function>[^/]+)/invocations$")
@@ -45,13 +46,7 @@ def invoke(functions: Functions, region: str, request: Request) -> Response:
         access_key_id=access_key_id,
         security_token=token,
     )
-    headers = {"x-fc-request-id": request_id}
-    if asynchronous:
-        return Response(b"", 202, headers)
-    if record["status"] == "failed":
-        headers["x-fc-error-type"] = "UnhandledInvocationError"
-        return Response(json.dumps(record["error"]), 200, headers, content_type="application/json")
-    return Response(record["result"] or "", 200, headers)
+    return invocations.answer(record, request_id, asynchronous)
 
 
 def verify(request: Request, functions: Functions) -> tuple[str, str | None]:

@@ -37,7 +37,7 @@ from werkzeug.wrappers import Request, Response
 
 from emulator.errors import ServiceError
 from emulator.functions import FcError, Functions
-from emulator.protocol import rpc, signing
+from emulator.protocol import invocations, rpc, signing
 from emulator.protocol.nonces import NonceCache
 from emulator.protocol.rpc import WireRequest
 
@@ -87,13 +87,7 @@ def invoke(functions: Functions, nonces: NonceCache, region: str, request: Reque
         access_key_id=access_key_id,
         security_token=wire.headers.get("x-acs-security-token") or None,
     )
-    headers = {"x-fc-request-id": request_id}
-    if asynchronous:
-        return Response(b"", 202, headers)
-    if record["status"] == "failed":
-        headers["x-fc-error-type"] = "UnhandledInvocationError"
-        return Response(json.dumps(record["error"]), 200, headers, content_type="application/json")
-    return Response(record["result"] or "", 200, headers)
+    return invocations.answer(record, request_id, asynchronous)
 
 
 def verify(wire: WireRequest, credentials: Mapping[str, str], nonces: NonceCache, now: signing.Now) -> str:
