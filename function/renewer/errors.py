@@ -91,19 +91,6 @@ def kind_from(table: Mapping[str, ErrorKind], code: str, status: int | None) -> 
     return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
 
 
-def connection_error(action: str, exc: BaseException, *, unanswered: bool) -> CloudError:
-    """No answer from the service: no connection, or (``unanswered``) a request sent and not
-    answered in time, which the service may have carried out. Transient either way."""
-    what = "no answer in time" if unanswered else "connection failed"
-    return CloudError(
-        "ConnectionError",
-        f"{action}: {what} ({type(exc).__name__})",
-        kind=ErrorKind.TRANSIENT,
-        action=action,
-        outcome_unknown=unanswered,
-    )
-
-
 class RenewerBug(RenewerError):
     """An exception nobody raised on purpose: a bug in this function (never a service's fault)."""
 

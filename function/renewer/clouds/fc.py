@@ -12,10 +12,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+from renewer.clouds import transport
 from renewer.clouds.fc3 import Fc3Invoker
 from renewer.config import Fanout
 from renewer.credentials import Credentials
-from renewer.errors import CloudError, ConfigError, ErrorKind, connection_error, kind_from
+from renewer.errors import CloudError, ConfigError, ErrorKind, kind_from
 from renewer.redact import Redactor
 from renewer.run.retry import Caller
 
@@ -75,16 +76,14 @@ def translate_fc(exc: BaseException, action: str) -> CloudError | None:
     """aliyun-fc2's exceptions as :class:`CloudError`; its exception (which holds the request's
     headers, the STS token among them) is not kept."""
     import fc2
-    import requests
 
     if isinstance(exc, fc2.fc_exceptions.FcError):
         code = exc.err_code or "FcError"
         status = exc.status_code
         kind = kind_from(_FC_KINDS, code, status)
         return CloudError(code, _error_message(exc.message), kind=kind, http_status=status, action=action)
-    if isinstance(exc, OSError):  # requests' errors are OSErrors
-        unknown = isinstance(exc, requests.exceptions.ReadTimeout)
-        return connection_error(action, exc, unanswered=unknown)
+    if isinstance(exc, OSError):  # requests' errors are OSErrors; their text names host, port and cause
+        return transport.network_error(action, None, exc)
     return None
 
 
