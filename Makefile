@@ -7,11 +7,18 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-3.12 soak lint format bench package package-size check-s-yaml infra clean
 
-$(STAMP): requirements-dev.txt function/requirements.txt function/requirements-aws.txt function/requirements-pkcs11.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
-	touch $@
+# A venv with the dev requirements and this project with both extras: $(1) the Python, $(2) the folder.
+VENV_INPUTS := requirements-dev.txt function/requirements.txt function/requirements-aws.txt \
+	function/requirements-pkcs11.txt pyproject.toml
+define make_venv
+	$(1) -m venv $(2)
+	$(2)/bin/python -m pip install --quiet --upgrade pip
+	$(2)/bin/python -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
+	touch $(2)/.installed
+endef
+
+$(STAMP): $(VENV_INPUTS)
+	$(call make_venv,$(PYTHON),$(VENV))
 
 node_modules/.bin/fun: package.json package-lock.json scripts/install-fun.sh
 	bash scripts/install-fun.sh
@@ -49,22 +56,22 @@ TEST_ENV := ALIBABA_CLOUD_ECS_METADATA_DISABLED=true \
 # Everything but the `soak` and `cloud` tests (pyproject.toml's addopts deselect them). worksteal: a
 # worker that runs dry takes queued tests from the other; with xdist's default (load) the slow tests
 # queued up on one worker while the other sat idle for a minute.
-test: $(STAMP) node_modules/.bin/fun node_modules/.bin/s node_modules/.js-sdks $(SOFTHSM)/.installed lint
-	$(TEST_ENV) $(PY) -m pytest -n 2 --dist worksteal -q
+TEST_TOOLS := node_modules/.bin/fun node_modules/.bin/s node_modules/.js-sdks $(SOFTHSM)/.installed
+PYTEST_ARGS := -m pytest -n 2 --dist worksteal -q
+
+test: $(STAMP) $(TEST_TOOLS) lint
+	$(TEST_ENV) $(PY) $(PYTEST_ARGS)
 
 # The same suite on Python 3.12 (Function Compute's python3.12 runtime), in a venv of its own; CI runs
 # it after `make test`. The lint ran there already.
 VENV312 := .venv-3.12
 STAMP312 := $(VENV312)/.installed
 
-$(STAMP312): requirements-dev.txt function/requirements.txt function/requirements-aws.txt function/requirements-pkcs11.txt pyproject.toml
-	"$$(scripts/find-python.sh 3.12)" -m venv $(VENV312)
-	$(VENV312)/bin/python -m pip install --quiet --upgrade pip
-	$(VENV312)/bin/python -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
-	touch $@
+$(STAMP312): $(VENV_INPUTS)
+	$(call make_venv,"$$(scripts/find-python.sh 3.12)",$(VENV312))
 
-test-3.12: $(STAMP312) node_modules/.bin/fun node_modules/.bin/s node_modules/.js-sdks $(SOFTHSM)/.installed
-	$(TEST_ENV) $(VENV312)/bin/python -m pytest -n 2 --dist worksteal -q -p no:cacheprovider
+test-3.12: $(STAMP312) $(TEST_TOOLS)
+	$(TEST_ENV) $(VENV312)/bin/python $(PYTEST_ARGS) -p no:cacheprovider
 
 # The soak test alone: 1,000 keys with 20% of calls failing (about 20 s on 2 cores, bounded at 4 min).
 soak: $(STAMP)
