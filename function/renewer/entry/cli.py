@@ -23,7 +23,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Any, TypeVar
@@ -34,7 +34,7 @@ from renewer.entry.context import lambda_from_environ
 from renewer.entry.events import MAX_EVENT_BYTES, Options
 from renewer.entry.handler import credentials_from_context, handler, raise_if_incomplete
 from renewer.entry.table import COLUMNS, render_table
-from renewer.errors import ConfigError, EventError, MaterialError, RenewalFailedError, RenewerError
+from renewer.errors import ConfigError, EventError, RenewalFailedError, RenewerError
 from renewer.inputs import InputError, describe_error, load_json, read_file
 from renewer.run import app, wiring
 from renewer.run.progress import TerminalProgress
@@ -235,8 +235,6 @@ def _verdict(report: dict[str, Any]) -> int:
 def _kcv(args: argparse.Namespace) -> int:
     """The KCV of what a material's source holds (not secret: 3 bytes of an AES encryption of zeros),
     and whether it matches the configured ``kcv``. Nothing else of the material is ever printed."""
-    from renewer.materials.sources import build_source
-
     current = settings.from_environ()
     spec = next((m for m in current.config.materials if m.name == args.material), None)
     if spec is None:
@@ -249,23 +247,19 @@ def _kcv(args: argparse.Namespace) -> int:
         credentials=credentials_from_context(context),
         home_region=context.region or None,
     )
-    with logs.sdk_logs_guarded(parts.redactor):
-        try:
-            material = build_source(spec.source, parts.clouds).fetch()
-        except MaterialError as exc:  # the source, not the usage, is wrong
-            _say(f"error: {exc.code}: {parts.redactor.scrub(exc.message)}")
-            return EXIT_INCOMPLETE
-        try:
-            for secret in material.secrets():
-                parts.redactor.register(secret)
-            found = material.kcv()
-        finally:
-            close = getattr(material, "close", None)
-            if callable(close):
-                close()
-    print(found)
-    if spec.kcv is not None and spec.kcv.upper() != found:
-        _say(f"error: KcvMismatch: material {spec.name}: the source holds {found}; the configuration says {spec.kcv}")
+    with logs.sdk_logs_guarded(parts.redactor), closing(parts.materials):
+        check = parts.materials.check(spec)  # the run's own read: secrets registered, an HSM session closed
+    if check.kcv is not None:
+        print(check.kcv)
+    if check.error is not None and check.error.code == "KcvMismatch":
+        holds = f"the source holds {check.kcv}; the configuration says {spec.kcv}"
+        _say(f"error: KcvMismatch: material {spec.name}: {holds}")
+        return EXIT_INCOMPLETE
+    if check.error is not None:  # the source, not the usage, is wrong
+        _say(f"error: {check.error.code}: {check.error.message}")
+        return EXIT_INCOMPLETE
+    if check.kcv is None:
+        _say(f"error: material {spec.name}: its source cannot compute a key check value")
         return EXIT_INCOMPLETE
     return EXIT_OK
 
