@@ -1,4 +1,5 @@
-"""Unit tests for :mod:`renewer.materials.material`: decoding, sizes, redaction, pickling and the KCV."""
+"""Unit tests for :mod:`renewer.materials.material`: decoding, sizes, redaction, pickling and the KCV.
+The 16-byte (Aliyun_SM4) material's SM4 KCV is checked against OpenSSL in ``test_sm2_wrapping.py``."""
 
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ MATERIAL = bytes([0xFB, 0xFF, 0xBF]) * 10 + b"\x01\x02"  # base64 holds '+' and 
 HEX = MATERIAL.hex()
 B64 = base64.b64encode(MATERIAL).decode()
 WHERE = "environment variable PAYMENTS_MATERIAL"
+EXPECTED = "expected 16 or 32 bytes (128 or 256 bits)"  # never the value
+SM4_MATERIAL = bytes([0xFB, 0xFF, 0xBF]) * 5 + b"\x01"  # 16 bytes, base64 with '+' and '/' too
 
 
 def independent_kcv(material: bytes) -> str:
@@ -54,14 +57,50 @@ def test_64_hex_digits_are_read_as_hex_even_though_they_are_also_base64() -> Non
     assert decode_text("ab" * 32, WHERE).reveal() == b"\xab" * 32
 
 
-@pytest.mark.parametrize("size", [0, 1, 16, 31, 33, 64], ids=lambda n: f"{n}-bytes")
+@pytest.mark.parametrize("size", [0, 1, 15, 17, 24, 31, 33, 64], ids=lambda n: f"{n}-bytes")
 def test_base64_of_the_wrong_size(size: int) -> None:
     text = base64.b64encode(b"\xfe" * size).decode()
     with pytest.raises(MaterialError) as info:
         decode_text(text, WHERE)
 
     assert info.value.code == "MaterialWrongSize"
-    assert info.value.message == f"{WHERE}: decodes to {size} bytes; expected exactly 32 (256 bits)"
+    assert info.value.message == f"{WHERE}: decodes to {size} bytes; {EXPECTED}"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        SM4_MATERIAL.hex(),
+        SM4_MATERIAL.hex().upper(),
+        f" {SM4_MATERIAL.hex()[:16]}\n{SM4_MATERIAL.hex()[16:]}\r\n",
+        base64.b64encode(SM4_MATERIAL).decode(),
+    ],
+    ids=["hex-lower", "hex-upper", "hex-lines", "base64"],
+)
+def test_a_16_byte_material_decodes_from_hex_and_base64(text: str) -> None:
+    material = decode_text(text, WHERE)
+
+    assert material.reveal() == SM4_MATERIAL
+    assert material.size == 16
+    # a file of exactly 32 hex digits is ambiguous (32 raw bytes?); with its newline it is text
+    assert decode_file(f"{text}\n".encode(), WHERE).reveal() == SM4_MATERIAL
+
+
+def test_a_binary_16_byte_material_is_raw_and_both_sizes_say_their_size() -> None:
+    assert decode_binary(SM4_MATERIAL, WHERE).size == 16
+    assert decode_file(SM4_MATERIAL, WHERE).size == 16
+    assert decode_binary(MATERIAL, WHERE).size == 32
+    assert Material(MATERIAL).size == 32
+
+
+def test_16_printable_bytes_without_an_encoding_are_ambiguous() -> None:
+    text = "correct horse!!!"  # 16 printable bytes: a passphrase, or a raw 128-bit material?
+    for decode in (decode_binary, decode_file):
+        with pytest.raises(MaterialError) as info:
+            decode(text.encode(), WHERE)
+        assert info.value.code == "MaterialEncodingAmbiguous"
+        assert info.value.message.startswith(f"{WHERE}: the 16 bytes are all printable ASCII")
+    assert decode_binary(text.encode(), WHERE, RAW).reveal() == text.encode()
 
 
 @pytest.mark.parametrize(
@@ -84,7 +123,9 @@ def test_text_that_is_neither_hex_nor_base64(text: str) -> None:
 
     compact = "".join(text.split())
     assert info.value.code == "MaterialNotDecodable"
-    assert info.value.message == f"{WHERE}: text is neither 64 hex digits nor base64 ({len(compact)} characters)"
+    assert info.value.message == (
+        f"{WHERE}: text is neither 32 or 64 hex digits nor base64 ({len(compact)} characters)"
+    )
     # The decoder's own message may quote the input: it is neither the cause nor the context.
     assert info.value.__cause__ is None
     assert info.value.__context__ is None or info.value.__suppress_context__ is True
@@ -94,21 +135,22 @@ def test_decode_binary_accepts_exactly_32_bytes() -> None:
     assert decode_binary(MATERIAL, WHERE).reveal() == MATERIAL
 
 
-@pytest.mark.parametrize("size", [0, 31, 33, 44, 64], ids=lambda n: f"{n}-bytes")
+@pytest.mark.parametrize("size", [0, 15, 17, 24, 31, 33, 44, 64], ids=lambda n: f"{n}-bytes")
 def test_decode_binary_of_the_wrong_size(size: int) -> None:
     with pytest.raises(MaterialError) as info:
         decode_binary(MATERIAL * 2 if size == 64 else (MATERIAL * 2)[:size], WHERE)
 
     assert info.value.code == "MaterialWrongSize"
-    assert info.value.message == f"{WHERE}: binary value is {size} bytes; expected exactly 32 (256 bits)"
+    assert info.value.message == f"{WHERE}: binary value is {size} bytes; {EXPECTED}"
 
 
-def test_material_constructor_checks_the_size() -> None:
+@pytest.mark.parametrize("size", [0, 15, 17, 31, 33])
+def test_material_constructor_checks_the_size(size: int) -> None:
     with pytest.raises(MaterialError) as info:
-        Material(MATERIAL[:31])
+        Material((MATERIAL * 2)[:size])
 
     assert info.value.code == "InvalidMaterial"
-    assert info.value.message == "material is 31 bytes; expected exactly 32 (256 bits)"
+    assert info.value.message == f"material is {size} bytes; {EXPECTED}"
 
 
 # --- Encodings: never ambiguous (see renewer.materials.material's docstring) ---
@@ -139,22 +181,15 @@ def test_32_printable_bytes_with_encoding_raw_are_the_material(decode: object) -
 
 
 @pytest.mark.parametrize("decode", [decode_binary, decode_file], ids=["binary", "file"])
-@pytest.mark.parametrize(
-    ("text", "encoding", "size"),
-    [(KEY128_HEX, HEX_, 16), (B64_OF_24, B64_, 24)],
-    ids=["hex", "base64"],
-)
-def test_32_printable_bytes_read_as_text_are_what_they_encode(
-    decode: object, text: str, encoding: Encoding, size: int
-) -> None:
+def test_32_printable_bytes_read_as_text_are_what_they_encode(decode: object) -> None:
+    # 32 hex digits are a 16-byte material; 32 base64 characters are 24 bytes, no material's size.
+    assert decode(KEY128_HEX.encode(), WHERE, HEX_).reveal() == bytes.fromhex(KEY128_HEX)  # type: ignore[operator]
     with pytest.raises(MaterialError) as info:
-        decode(text.encode(), WHERE, encoding)  # type: ignore[operator]
+        decode(B64_OF_24.encode(), WHERE, B64_)  # type: ignore[operator]
 
     assert info.value.code == "MaterialWrongSize"
-    assert info.value.message == f"{WHERE}: decodes to {size} bytes; expected exactly 32 (256 bits)"
-    assert decode(text.encode(), WHERE, encoding, size).reveal() == (  # type: ignore[operator]
-        bytes.fromhex(text) if encoding is HEX_ else base64.b64decode(text)
-    )
+    assert info.value.message == f"{WHERE}: decodes to 24 bytes; {EXPECTED}"
+    assert decode(B64_OF_24.encode(), WHERE, B64_, (24,)).reveal() == base64.b64decode(B64_OF_24)  # type: ignore[operator]
 
 
 @pytest.mark.parametrize("decode", [decode_binary, decode_file], ids=["binary", "file"])
@@ -265,15 +300,18 @@ def test_values_over_the_limit_are_refused_before_decoding(decode: object) -> No
     assert info.value.message == f"{WHERE}: holds more than 65536 bytes; material is a few dozen"
 
 
-def test_the_size_is_a_parameter() -> None:
+def test_the_sizes_are_a_parameter() -> None:
     sm4 = bytes(range(200, 216))
 
-    assert decode_text(sm4.hex(), WHERE, size=16).reveal() == sm4
-    assert decode_text(base64.b64encode(sm4).decode(), WHERE, size=16).reveal() == sm4
-    assert decode_binary(sm4, WHERE, size=16).reveal() == sm4
+    assert decode_text(sm4.hex(), WHERE, sizes=(16,)).reveal() == sm4
+    assert decode_text(base64.b64encode(sm4).decode(), WHERE, sizes=(16,)).reveal() == sm4
+    assert decode_binary(sm4, WHERE, sizes=(16,)).reveal() == sm4
     with pytest.raises(MaterialError) as info:
-        decode_text(HEX, WHERE, size=16)
-    assert info.value.message == f"{WHERE}: decodes to 48 bytes; expected exactly 16 (128 bits)"
+        decode_text(HEX, WHERE, sizes=(16,))
+    assert info.value.message == f"{WHERE}: decodes to 48 bytes; expected 16 bytes (128 bits)"
+    with pytest.raises(MaterialError) as info:
+        decode_binary(sm4, WHERE, sizes=(32,))
+    assert info.value.message == f"{WHERE}: binary value is 16 bytes; expected 32 bytes (256 bits)"
 
 
 def windows(text: str, width: int = 8) -> set[str]:

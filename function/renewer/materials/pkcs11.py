@@ -1,7 +1,8 @@
 """Material that never leaves the HSM: a PKCS#11 source (``python-pkcs11``) that wraps inside the HSM.
 
-``{type: pkcs11, library: PATH, token_label: ..., key_label: ..., pin_env: NAME}``. The AES-256 key
-object must be extractable only under wrapping (``CKA_EXTRACTABLE`` true, ``CKA_SENSITIVE`` true).
+``{type: pkcs11, library: PATH, token_label: ..., key_label: ..., pin_env: NAME}``. The AES key object
+(32 bytes; or 16, the material of an ``Aliyun_SM4`` key) must be extractable only under wrapping
+(``CKA_EXTRACTABLE`` true, ``CKA_SENSITIVE`` true).
 For each import the KMS public key is created in the session as a temporary (``CKA_TOKEN`` false)
 wrapping key and ``C_WrapKey`` does the rest: ``CKM_RSA_PKCS_OAEP`` (SHA-256 and MGF1-SHA-256 for
 ``RSAES_OAEP_SHA_256``, SHA-1 for ``RSAES_OAEP_SHA_1``), ``CKM_RSA_PKCS`` for the legacy algorithm,
@@ -9,6 +10,13 @@ and for AWS's two-step ``RSA_AES_KEY_WRAP_*`` an ephemeral session AES key wrapp
 wraps the material with ``CKM_AES_KEY_WRAP_PAD``. The KCV is computed inside the HSM too
 (``CKM_AES_ECB`` over a zero block). Nothing here ever reads ``CKA_VALUE``: the process never holds
 the material, and a sensitive key object would make any such path fail.
+
+Not supported, with an error that says why (NOTE: both need mechanisms PKCS#11 3.x does not
+standardise): ``SM2PKE`` wrapping (``HsmWrapRefused``), which would need an SM2 encryption mechanism
+usable with ``C_WrapKey`` (vendor-defined, e.g. the GM/T 0018-style SM2 mechanisms of Chinese HSMs)
+so that the material never leaves the HSM in clear; and the KCV of a 16-byte key
+(``HsmKcvUnavailable``), which is SM4-ECB of a zero block (see :mod:`renewer.materials.material`)
+and would need an SM4 mechanism: such a material is wrapped, but takes no ``kcv``.
 
 Sessions. PKCS#11 login belongs to the application (this process) and the token, not to a session:
 once one session logs in, every session of the process on that token is logged in, a second
@@ -42,7 +50,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from renewer.errors import MaterialError
-from renewer.materials.wrapping import MATERIAL_BYTES, WrappingAlgorithm
+from renewer.materials.wrapping import MATERIAL_SIZES, WrappingAlgorithm, WrappingKey
 
 _PIN_SALT = os.urandom(16)  # per process: a PIN's digest means nothing outside it
 
@@ -134,11 +142,11 @@ class Pkcs11Source:
         with library.lock:
             login = self._login(library, pin)
             try:
-                key = _find_key(login.session, self.key_label, self.describe())
+                key, size = _find_key(login.session, self.key_label, self.describe())
             except BaseException:
                 login.release()
                 raise
-        return HsmKey(login, key, self.describe())
+        return HsmKey(login, key, self.describe(), size)
 
     def _load(self) -> _Library:
         try:
@@ -191,7 +199,8 @@ class Pkcs11Source:
         return login
 
 
-def _find_key(session: Any, label: str, where: str) -> Any:
+def _find_key(session: Any, label: str, where: str) -> tuple[Any, int]:
+    """The key object labelled ``label``, and its size in bytes, once it is shown fit to wrap."""
     import pkcs11
     from pkcs11 import Attribute, KeyType, ObjectClass
 
@@ -205,8 +214,12 @@ def _find_key(session: Any, label: str, where: str) -> Any:
         raise MaterialError(
             f"{where}: cannot search the token for the key ({type(exc).__name__})", code="HsmKeyNotFound"
         ) from None
-    if key.key_type != KeyType.AES or key[Attribute.VALUE_LEN] != MATERIAL_BYTES:
-        raise MaterialError(f"{where}: the key object is not an AES-256 key", code="HsmKeyWrongType")
+    size = key[Attribute.VALUE_LEN] if key.key_type == KeyType.AES else None
+    if size not in MATERIAL_SIZES:
+        raise MaterialError(
+            f"{where}: the key object is not an AES key of 16 or 32 bytes (AES-256, or an Aliyun_SM4 key's material)",
+            code="HsmKeyWrongType",
+        )
     if not key[Attribute.SENSITIVE]:
         raise MaterialError(
             f"{where}: the key object is not sensitive (CKA_SENSITIVE false): its value could be read in clear; "
@@ -218,18 +231,23 @@ def _find_key(session: Any, label: str, where: str) -> Any:
             f"{where}: the key object is not extractable (CKA_EXTRACTABLE false): it cannot be wrapped for import",
             code="HsmKeyNotExtractable",
         )
-    return key
+    return key, size
 
 
 class HsmKey:
     """A :class:`~renewer.materials.material.KeyMaterial` whose bytes stay in the HSM. It uses its token's
     shared login; every operation holds the library's lock (see the module docstring)."""
 
-    def __init__(self, login: _Login, key: Any, where: str) -> None:
+    def __init__(self, login: _Login, key: Any, where: str, size: int) -> None:
         self._login = login
         self._key = key
         self._where = where
+        self._size = size
         self._closed = False
+
+    @property
+    def size(self) -> int:
+        return self._size
 
     def __repr__(self) -> str:
         return f"HsmKey({self._where})"
@@ -245,6 +263,13 @@ class HsmKey:
         import pkcs11
         from pkcs11 import Mechanism
 
+        if self._size != 32:
+            raise MaterialError(
+                f"{self._where}: the key check value of a {self._size}-byte key is SM4-ECB of a zero block (an "
+                "Aliyun_SM4 key's material), and PKCS#11 has no standard SM4 mechanism (this source uses no "
+                "vendor-defined one): remove kcv from this material",
+                code="HsmKcvUnavailable",
+            )
         with self._login.library.lock:
             self._check_open()
             try:
@@ -257,10 +282,19 @@ class HsmKey:
                 ) from None
         return bytes(block[:3]).hex().upper()
 
-    def wrap(self, public_key: rsa.RSAPublicKey, algorithm: WrappingAlgorithm) -> bytes:
+    def wrap(self, public_key: WrappingKey, algorithm: WrappingAlgorithm) -> bytes:
         import pkcs11
 
         algorithm = WrappingAlgorithm(algorithm)
+        if algorithm is WrappingAlgorithm.SM2PKE:
+            raise MaterialError(
+                f"{self._where}: SM2PKE cannot be done inside the HSM: it would need an SM2 encryption mechanism "
+                "(vendor-defined, e.g. GM/T 0018-style; PKCS#11 3.x has none) usable with C_WrapKey, so that "
+                "the material never leaves the HSM in clear; wrap this material with an RSA algorithm",
+                code="HsmWrapRefused",
+            )
+        if not isinstance(public_key, rsa.RSAPublicKey):
+            raise ValueError(f"{algorithm.value} wraps under an RSA public key, and this one is SM2")
         with self._login.library.lock:
             self._check_open()
             try:
