@@ -18,6 +18,11 @@ writes the function's configuration and environment for it, to ``--seed-dir`` or
 directory (:mod:`emulator.seed`); a seeding that fails stops the emulator with status 1.
 ``python -m emulator seed ...`` seeds one that is already running.
 
+``--quotas published`` enforces the services' published request quotas from the start;
+``--quotas FILE.json`` the settings in that file (a ``POST /_emulator/quotas`` body, such as
+``{"preset": "published", "reserved": {"alibaba:query": 0.4}}``); see :mod:`emulator.quotas`.
+Off by default; the admin API can turn them on, change or off at run time.
+
 Access-key secrets never appear in the output, and the admin token only on its one line. (Both are
 visible to other local users in the process list when given as command-line arguments, like any
 argument: use throwaway test credentials, and let the emulator make its own admin token.)
@@ -26,6 +31,7 @@ argument: use throwaway test credentials, and let the emulator make its own admi
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -36,6 +42,8 @@ from pathlib import Path
 from emulator import admin_access
 from emulator.core import DEFAULT_ACCOUNT_ID, Emulator
 from emulator.functions import FunctionSpec
+from emulator.quota_table import PRESETS
+from emulator.quotas import QuotaSettings
 from emulator.server import serve
 
 DEFAULT_REGION = "cn-hangzhou"
@@ -79,6 +87,12 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="once listening, create keys: healthy, due, expired, never-imported, not-external (default one each)",
     )
     parser.add_argument(
+        "--quotas",
+        default=None,
+        metavar="published|FILE.json",
+        help="enforce request quotas: the published ones, or the settings in a JSON file (default: off)",
+    )
+    parser.add_argument(
         "--seed-dir", type=Path, default=None, help="where --seed writes byok.json and byok.env (default: a temp dir)"
     )
     args = parser.parse_args(argv)
@@ -87,6 +101,7 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     try:
         args.region_ports = region_ports(args.regions, args.port)
         args.functions = function_specs(args.functions)
+        args.quotas = quota_settings(args.quotas)
         args.admin_token = (
             admin_access.check_token(args.admin_token) if args.admin_token is not None else admin_access.new_token()
         )
@@ -112,6 +127,26 @@ def region_ports(specs: Sequence[str], default_port: int) -> dict[str, int]:
             raise ValueError(f"region {region} given twice")
         ports[region] = int(port)
     return ports
+
+
+def quota_settings(spec: str | None) -> QuotaSettings | None:
+    """``--quotas``: a preset's name, or a JSON file holding a ``POST /_emulator/quotas`` body."""
+    if spec is None:
+        return None
+    if spec in PRESETS:
+        return QuotaSettings.from_json({"preset": spec})
+    try:
+        document = json.loads(Path(spec).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"--quotas: cannot read {spec}: {exc.strerror}") from exc
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"--quotas: {spec} is not JSON: {exc.msg} (line {exc.lineno})") from exc
+    if not isinstance(document, dict):
+        raise ValueError(f"--quotas: {spec} must hold a JSON object")
+    try:
+        return QuotaSettings.from_json(document)
+    except ValueError as exc:
+        raise ValueError(f"--quotas: {spec}: {exc}") from exc
 
 
 def function_specs(specs: Sequence[str]) -> list[FunctionSpec]:
@@ -144,7 +179,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     stop = threading.Event()  # handlers first: whoever read our output may signal us at once
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, lambda *_: stop.set())
-    running = serve(emulator, args.host, args.region_ports, admin_token=args.admin_token, functions=args.functions)
+    running = serve(
+        emulator,
+        args.host,
+        args.region_ports,
+        admin_token=args.admin_token,
+        functions=args.functions,
+        quotas=args.quotas,
+    )
     for region, port in running.ports.items():
         print(f"listening on http://{args.host}:{port} ({region})", flush=True)
     print(f"admin token: {running.admin_token}", flush=True)

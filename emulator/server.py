@@ -2,17 +2,18 @@
 
 The official SDKs send no region, so the port a request arrives on tells its region. Routing:
 
-* ``/_emulator/...``: the admin API, JSON (clock, faults, calls log, metrics, reset, functions),
-  for the operator only: every request but ``GET /_emulator/health`` needs the admin token in the
+* ``/_emulator/...``: the admin API, JSON (clock, faults, quotas, calls log, metrics, reset,
+  functions), for the operator only: every request but ``GET /_emulator/health`` needs the admin token in the
   ``X-Emulator-Admin-Token`` header, or it is 403 (:mod:`emulator.admin_access`).
 * ``/2016-08-15/...`` and ``/2023-03-30/...``: Function Compute's ``InvokeFunction``, 2.0
   (:mod:`emulator.protocol.fc2`) and 3.0 (:mod:`emulator.protocol.fc3`), of the functions declared
   at start only (:mod:`emulator.functions`).
 * ``X-Amz-Target: TrentService.*``: an AWS KMS call (JSON 1.1, SigV4 for this port's region) on the
-  same backend. Signature check -> faults -> :mod:`emulator.aws_responses` -> JSON.
-* anything else: an RPC call. Signature check -> faults -> ``Emulator.dispatch`` -> JSON.
+  same backend. Signature check -> quotas -> faults -> :mod:`emulator.aws_responses` -> JSON.
+* anything else: an RPC call. Signature check -> quotas -> faults -> ``Emulator.dispatch`` -> JSON.
 
-Both kinds of API call go through the same faults and into the same calls log.
+Both kinds of API call go through the same request quotas (:mod:`emulator.quotas`, off unless
+configured), the same faults and into the same calls log.
 
 The sockets, keep-alive and ``TCP_NODELAY`` are :mod:`emulator.transport`'s business.
 """
@@ -37,6 +38,8 @@ from emulator.faults import Faults, FaultSettings
 from emulator.functions import Functions, FunctionSpec
 from emulator.protocol import aws, fc2, fc3, rpc, signing, sigv4
 from emulator.protocol.nonces import NonceCache
+from emulator.quota_table import ALIBABA, AWS
+from emulator.quotas import Quotas, QuotaSettings
 from emulator.transport import EmulatorHTTPServer
 
 if TYPE_CHECKING:
@@ -94,10 +97,11 @@ class CallLog:
 
 @dataclass
 class Service:
-    """The emulator plus the state the HTTP layer keeps: faults, the calls log, seen nonces."""
+    """The emulator plus the state the HTTP layer keeps: faults, quotas, the calls log, seen nonces."""
 
     emulator: EmulatorLike
     faults: Faults = field(default_factory=Faults)
+    quotas: Quotas = field(default_factory=Quotas)
     calls: CallLog = field(default_factory=CallLog)
     nonces: NonceCache | None = None
     real_time: Callable[[], float] = time.time
@@ -144,6 +148,7 @@ class Service:
             assert self.nonces is not None
             # The emulator's clock too: the Date header shows it, and SDKs correct from Date.
             signing.verify(wire, self.emulator.credentials, self.nonces, self.real_time, self.emulator.clock.now)
+            self.quotas.admit(ALIBABA, region, call.action)
             self.faults.apply(region, call.action)
             fields = self.emulator.dispatch(region, call.action, call.version, call.params)
         except ServiceError as error:
@@ -163,6 +168,7 @@ class Service:
         action, key_id = wire.action, aws.key_id_of(wire)
         try:
             sigv4.verify(wire, self.emulator.credentials, region, self.real_time, clock=self.emulator.clock.now)
+            self.quotas.admit(AWS, region, action)
             self.faults.apply(region, action)
             handler = aws_responses.lookup(action)
             fields = handler(self.emulator.backend(region).kms, aws.document(wire))
@@ -224,9 +230,23 @@ class Service:
         self.faults.clear()
         return self.faults.settings.to_json()
 
+    def _set_quotas(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        """Update the quotas in force (:mod:`emulator.quotas` documents the body)."""
+        return self.quotas.update(document).to_json()
+
+    def _clear_quotas(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        self.quotas.clear()
+        return self.quotas.settings.to_json()
+
+    def _reset_quota_stats(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
+        self.quotas.reset_stats()
+        return {"reset": True}
+
     def _reset(self, region: str, document: dict[str, Any]) -> dict[str, Any]:
         self.emulator.reset()
         self.faults.clear()
+        self.quotas.clear()
+        self.quotas.reset_stats()
         self.calls.clear()
         assert self.functions is not None
         self.functions.reset()
@@ -240,6 +260,10 @@ _ADMIN_ROUTES: dict[tuple[str, str], Callable[[Service, str, dict[str, Any]], An
     ("GET", "faults"): lambda service, region, _: service.faults.settings.to_json(),
     ("POST", "faults"): Service._set_faults,
     ("DELETE", "faults"): Service._clear_faults,
+    ("GET", "quotas"): lambda service, region, _: service.quotas.report(),
+    ("POST", "quotas"): Service._set_quotas,
+    ("DELETE", "quotas"): Service._clear_quotas,
+    ("POST", "quotas/reset-stats"): Service._reset_quota_stats,
     ("GET", "calls"): lambda service, region, _: service.calls.entries(),
     ("GET", "metrics"): lambda service, region, _: service.emulator.metrics(),
     ("POST", "reset"): Service._reset,
@@ -298,12 +322,14 @@ def serve(
     service: Service | None = None,
     admin_token: str | None = None,
     functions: Sequence[FunctionSpec] = (),
+    quotas: QuotaSettings | None = None,
 ) -> RunningEmulator:
     """Start one server per region (port 0 picks a free port), each in a daemon thread.
 
     The admin API takes ``admin_token`` (a new random one if None: read it from the result's
     ``admin_token``); Function Compute runs the ``functions`` declared here, and no other code.
-    ``service``, if given, brings its own token and functions.
+    ``service``, if given, brings its own token and functions. ``quotas``, if given, are put in force
+    before the first request (:mod:`emulator.quotas`; off by default).
     """
     unknown = set(region_ports) - set(emulator.regions)
     if unknown:
@@ -311,6 +337,8 @@ def serve(
     if service is None:
         token = admin_access.check_token(admin_token) if admin_token is not None else admin_access.new_token()
         service = Service(emulator, admin_token=token, declared_functions=tuple(functions))
+    if quotas is not None:
+        service.quotas.configure(quotas)
     servers: dict[str, EmulatorHTTPServer] = {}
     threads: list[threading.Thread] = []
     for region, port in region_ports.items():
