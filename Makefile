@@ -13,7 +13,7 @@ VENV_INPUTS := requirements-dev.txt function/requirements.txt function/requireme
 define make_venv
 	$(1) -m venv $(2)
 	$(2)/bin/python -m pip install --quiet --upgrade pip
-	$(2)/bin/python -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11]'
+	$(2)/bin/python -m pip install --quiet -r requirements-dev.txt -e '.[aws,pkcs11,sm2]'
 	touch $(2)/.installed
 endef
 

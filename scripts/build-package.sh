@@ -25,7 +25,8 @@
 #    Deployment 5).
 #
 # Extras: boto3 (`aws`: AWS keys, aws-secret sources, CloudWatch), python-pkcs11 (`pkcs11`: pkcs11
-# sources). BUILD_DIR names another folder than build/; PYTHON the interpreter (default .venv's).
+# sources), gmalg (`sm2`: the SM2PKE wrapping algorithm; pure Python). BUILD_DIR names another folder
+# than build/; PYTHON the interpreter (default .venv's).
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -42,9 +43,9 @@ extras=()
 for arg in "$@"; do
     case "${arg}" in
         --deps) deps=1 ;;
-        aws | pkcs11) extras+=("${arg}") ;;
+        aws | pkcs11 | sm2) extras+=("${arg}") ;;
         *)
-            echo "build-package.sh: unknown extra '${arg}' (the extras are: aws, pkcs11)" >&2
+            echo "build-package.sh: unknown extra '${arg}' (the extras are: aws, pkcs11, sm2)" >&2
             exit 2
             ;;
     esac

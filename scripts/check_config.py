@@ -7,7 +7,7 @@ file under the same rules (a regular file of at most 1 MiB of UTF-8) and validat
 (:func:`renewer.config.load`: every field, with its place). Then the rule the function applies at run
 time with what is installed (:func:`renewer.run.wiring.check_extras`) is applied to what the package
 will hold: a configuration with AWS keys, secrets or metrics needs the ``aws`` extra, one with a
-``pkcs11`` source the ``pkcs11`` extra.
+``pkcs11`` source the ``pkcs11`` extra, one that wraps with ``SM2PKE`` the ``sm2`` extra.
 
 Exit status 0 (the configuration's warnings on stderr), 2 with the function's message.
 """
@@ -24,8 +24,9 @@ sys.path.insert(0, str(REPO / "function"))
 from renewer import settings  # noqa: E402
 from renewer.config import Config  # noqa: E402
 from renewer.errors import RenewerError  # noqa: E402
+from renewer.materials.wrapping import WrappingAlgorithm  # noqa: E402
 
-EXTRAS = ("aws", "pkcs11")
+EXTRAS = ("aws", "pkcs11", "sm2")
 
 
 def missing_extras(config: Config, extras: set[str]) -> list[str]:
@@ -33,12 +34,17 @@ def missing_extras(config: Config, extras: set[str]) -> list[str]:
     needs = (
         (config.uses_aws, "aws", "AWS keys, secrets or CloudWatch"),
         (config.uses_pkcs11, "pkcs11", "a pkcs11 source"),
+        (_uses_sm2(config), "sm2", "the SM2PKE wrapping algorithm"),
     )
     return [
         f"the configuration uses {what}: build the package with the '{extra}' extra (make package EXTRAS={extra})"
         for uses, extra, what in needs
         if uses and extra not in extras
     ]
+
+
+def _uses_sm2(config: Config) -> bool:
+    return any(spec.policy.wrapping_algorithm is WrappingAlgorithm.SM2PKE for spec in config.materials)
 
 
 def main(argv: list[str] | None = None) -> int:

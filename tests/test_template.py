@@ -36,7 +36,7 @@ EVENTS = REPO / "events"
 FUNCTION_DIR = REPO / "function"
 BUILD_PACKAGE = REPO / "scripts" / "build-package.sh"
 EXAMPLE_CONFIG = FUNCTION_DIR / "renewer.example.yml"
-EXTRAS = ("aws", "pkcs11")
+EXTRAS = ("aws", "pkcs11", "sm2")
 FUN = REPO / "node_modules" / ".bin" / "fun"
 FUN_VERSION = "3.6.24"
 
@@ -481,11 +481,12 @@ def test_the_function_requirements_are_the_dependencies_pyproject_declares(proje
 
 
 def test_the_default_package_is_alibaba_only() -> None:
-    # make package installs function/requirements.txt plus each extra's; boto3 and python-pkcs11 are
-    # imported only when configured (tests/function/test_aws.py checks boto3), so only extras bring them.
+    # make package installs function/requirements.txt plus each extra's; boto3, python-pkcs11 and gmalg
+    # are imported only when configured (tests/function/test_aws.py checks boto3,
+    # tests/unit/test_sm2_wrapping.py gmalg), so only extras bring them.
     _, requirements = requirement_lines(FUNCTION_DIR / "requirements.txt")
     names = {re.split(r"[<>=!~;\[ ]", requirement, maxsplit=1)[0].lower() for requirement in requirements}
-    assert names.isdisjoint({"boto3", "botocore", "python-pkcs11"})
+    assert names.isdisjoint({"boto3", "botocore", "python-pkcs11", "gmalg"})
 
 
 def build_package(out: Path, *extras: str) -> subprocess.CompletedProcess[str]:
@@ -501,7 +502,9 @@ def build_package(out: Path, *extras: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("extras", [(), ("aws",), ("pkcs11",), EXTRAS], ids=lambda extras: "+".join(extras) or "none")
+@pytest.mark.parametrize(
+    "extras", [(), ("aws",), ("pkcs11",), ("sm2",), EXTRAS], ids=lambda extras: "+".join(extras) or "none"
+)
 def test_build_package_lays_out_build_function_with_the_extras_requirements(
     tmp_path: Path, project: dict, extras: tuple[str, ...]
 ) -> None:
