@@ -22,7 +22,7 @@ import pytest
 
 from renewer.clouds.alibaba import AlibabaKms
 from renewer.errors import RenewalFailedError
-from renewer.materials.wrapping import key_check_value
+from renewer.materials.wrapping import WrappingAlgorithm, key_check_value
 from tests.function.conftest import Cloud, assert_no_secrets, outcomes, spy_on_imports
 
 LOCAL = Path(__file__).resolve().parents[2] / ".softhsm"  # where scripts/install-softhsm.sh unpacks
@@ -349,4 +349,62 @@ def test_hsm_materials_are_checked_when_no_key_is_due(cloud: Cloud, softhsm, inv
     assert {m["Dimensions"]["material"]: m["Values"]["value"] for m in sent} == {"hsm": 0, "gone": 1}
     assert_no_secrets(result, cloud, [HSM_MATERIAL], [])
     assert PIN not in result.output
+    assert_logged_out(softhsm)
+
+
+def test_a_16_byte_key_is_wrapped_by_rsa_but_has_no_kcv_and_sm2pke_is_refused(softhsm) -> None:
+    """Issue #14: a 128-bit key object (an Aliyun_SM4 key's material) is wrapped inside the HSM like
+    an AES-256 one; its KCV would be SM4-ECB, which PKCS#11 does not standardise, and SM2PKE would need
+    a vendor SM2 mechanism for C_WrapKey: both are refused with the reason, and nothing is read."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    from renewer.errors import MaterialError
+    from renewer.materials.pkcs11 import Pkcs11Source
+    from renewer.materials.sm2 import Sm2PublicKey
+
+    run = os.urandom(3).hex()
+    sm4_material, aes_material = os.urandom(16), os.urandom(32)
+    hsm_key(softhsm, f"sm4-{run}", sm4_material)
+    hsm_key(softhsm, f"aes-{run}", aes_material)
+    environ = {"PIN": PIN}
+    sm4 = Pkcs11Source(softhsm["library"], TOKEN, f"sm4-{run}", "PIN", environ).fetch()
+    aes = Pkcs11Source(softhsm["library"], TOKEN, f"aes-{run}", "PIN", environ).fetch()
+    try:
+        assert (sm4.size, aes.size) == (16, 32)
+        assert aes.kcv() == key_check_value(aes_material)
+        with pytest.raises(MaterialError) as no_kcv:
+            sm4.kcv()
+        assert no_kcv.value.code == "HsmKcvUnavailable"
+        assert "SM4-ECB" in no_kcv.value.message and "remove kcv" in no_kcv.value.message
+
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        blob = sm4.wrap(private.public_key(), WrappingAlgorithm.RSAES_OAEP_SHA_1)
+        sha1 = hashes.SHA1()  # noqa: S303 (OAEP with SHA-1: the one SoftHSM wraps with)
+        assert private.decrypt(blob, padding.OAEP(mgf=padding.MGF1(sha1), algorithm=sha1, label=None)) == sm4_material
+
+        sm2_point = Sm2PublicKey(
+            0x09F9DF311E5421A150DD7D161E4BC5C672179FAD1833FC076BB08FF356F35020,
+            0xCCEA490CE26775A52DC6EA718CC1AA600AED05FBF35E084A6632F6072DA9AD13,
+        )  # GM/T 0003.5's example public key
+        for key in (sm4, aes):
+            with pytest.raises(MaterialError) as refused:
+                key.wrap(sm2_point, WrappingAlgorithm.SM2PKE)
+            assert refused.value.code == "HsmWrapRefused"
+            assert "SM2 encryption mechanism" in refused.value.message and "C_WrapKey" in refused.value.message
+    finally:
+        sm4.close()
+        aes.close()
+    assert_logged_out(softhsm)
+
+
+def test_a_key_of_another_size_is_the_wrong_type(softhsm) -> None:
+    from renewer.errors import MaterialError
+    from renewer.materials.pkcs11 import Pkcs11Source
+
+    label = hsm_key(softhsm, f"aes192-{os.urandom(3).hex()}", os.urandom(24))
+    with pytest.raises(MaterialError) as refused:
+        Pkcs11Source(softhsm["library"], TOKEN, label, "PIN", {"PIN": PIN}).fetch()
+    assert refused.value.code == "HsmKeyWrongType"
+    assert "not an AES key of 16 or 32 bytes" in refused.value.message
     assert_logged_out(softhsm)
