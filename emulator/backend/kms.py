@@ -27,6 +27,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from emulator import errors
+from emulator.backend import key_filters
 from emulator.backend.imports import ImportMixin, WrappingKeySource
 from emulator.backend.model import (
     DISABLED,
@@ -205,21 +206,17 @@ class KmsBackend(ImportMixin, RotationMixin):
     def describe_key(self, key_id: str) -> Key:
         return self.get_key(key_id)
 
-    def list_keys(self, filters: dict[str, list[str]] | None = None) -> list[Key]:
-        """Every live key, oldest first, keeping only those matching every filter."""
-        getters = {
-            "KeyState": lambda k: k.state,
-            "KeySpec": lambda k: k.key_spec,
-            "KeyUsage": lambda k: k.key_usage,
-            "ProtectionLevel": lambda k: k.protection_level,
-        }
-        for name in filters or {}:
-            if name not in getters:
-                raise errors.invalid_parameter("Filters", f"Unknown filter key {name}.")
+    def list_keys(self, filters: key_filters.Filters = None) -> list[Key]:
+        """Every live key, oldest first, keeping only those that pass ``filters``: ``ListKeys``'
+        ``Filters`` as JSON text, decoded, or as name -> values (:mod:`emulator.backend.key_filters`)."""
+        accepted = key_filters.parse(filters)
         with self.lock:
             keys = [k.snapshot() for k in self._sweep()]
-        for name, values in (filters or {}).items():
-            keys = [k for k in keys if getters[name](k) in values]
+            aliases: dict[str, set[str]] = {}
+            for alias, key_id in self.aliases.items():
+                aliases.setdefault(key_id, set()).add(alias)
+        if accepted:
+            keys = [k for k in keys if key_filters.matches(k, frozenset(aliases.get(k.key_id, ())), accepted)]
         return sorted(keys, key=lambda k: k.creation)
 
     def enable_key(self, key_id: str) -> None:
