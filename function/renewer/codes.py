@@ -78,6 +78,17 @@ CODES: dict[str, Code] = {
     "ClockSkew": Code(
         "the function's clock and the service's differ by over 5 minutes", True, "Fix the clock, then re-run."
     ),
+    "KeyMaterialUnconfigured": Code(
+        "an AWS key holds a key material no configured material is assigned to",
+        False,
+        f"{_NOTHING} List the key once per key material (ListKeyRotations with IncludeKeyMaterial "
+        "ALL_KEY_MATERIAL shows them), each with its key_material_id, under the material it was imported from.",
+    ),
+    "KeyMaterialIdNotFound": Code(
+        "the configured key_material_id is not one of the key's key materials",
+        False,
+        f"{_NOTHING} Correct keys[].key_material_id: the message lists the ids the key holds.",
+    ),
     "KeyMaterialIdChanged": Code(
         "the service reports another key material id after the import",
         False,

@@ -23,6 +23,8 @@ from renewer.materials.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm
 
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 KCV_RE = re.compile(r"^[0-9A-Fa-f]{6}$")
+# botocore's KMS model: a KeyMaterialId is 64 hexadecimal digits (ImportKeyMaterialRequest.KeyMaterialId).
+KEY_MATERIAL_ID_RE = re.compile(r"^[0-9A-Fa-f]{64}$")
 VERIFY_MODES = ("describe", "canary")
 CLOUDS = ("alibaba", "aws")
 MAX_CONFIG_BYTES = 1024 * 1024  # of the document's text; a configuration needs a few kilobytes
@@ -66,6 +68,9 @@ class KeyTarget:
     region: str
     key_id: str
     cloud: str = "alibaba"
+    #: AWS: which of the key's key materials this material is. Needed once a key holds several
+    #: (the key is then listed once per key material, each under the material it was imported from).
+    key_material_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -383,11 +388,26 @@ def _source(raw: Any, where: str) -> SourceSpec:
 def _key(raw: Any, where: str) -> KeyTarget:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: expected a mapping with region and key_id")
-    _only(raw, {"region", "key_id", "cloud"}, where)
+    _only(raw, {"region", "key_id", "cloud", "key_material_id"}, where)
     cloud = raw.get("cloud", "alibaba")
     if cloud not in CLOUDS:
         raise ConfigError(f"{where}.cloud: expected one of {', '.join(CLOUDS)}, got {excerpt(cloud)}")
-    return KeyTarget(_region(_str(raw, "region", where), f"{where}.region"), _str(raw, "key_id", where), cloud)
+    material_id = None
+    if "key_material_id" in raw:
+        if cloud != "aws":
+            raise ConfigError(
+                f"{where}.key_material_id: only AWS keys hold several key materials (this key's cloud is {cloud})"
+            )
+        material_id = _str(raw, "key_material_id", where)
+        if not KEY_MATERIAL_ID_RE.fullmatch(material_id):
+            raise ConfigError(
+                f"{where}.key_material_id: expected the 64 hex digits ListKeyRotations shows, "
+                f"got {excerpt(material_id)}"
+            )
+        material_id = material_id.lower()
+    return KeyTarget(
+        _region(_str(raw, "region", where), f"{where}.region"), _str(raw, "key_id", where), cloud, material_id
+    )
 
 
 def _metrics(raw: Any) -> MetricsConfig:
@@ -454,20 +474,30 @@ def _positive(value: Any, where: str, kind: type) -> float:
 
 
 def _check_unique(materials: tuple[MaterialSpec, ...]) -> None:
+    """Material names are unique; a key is listed once, or (AWS) once per key material, each entry
+    with its ``key_material_id``: a key listed twice without them could get the wrong material."""
     seen_names: set[str] = set()
-    seen_keys: dict[tuple[str, str, str], str] = {}
+    seen_keys: dict[tuple[str, str, str], list[tuple[str | None, str]]] = {}
     for spec in materials:
         if spec.name in seen_names:
             raise ConfigError(f"material name {excerpt(spec.name)} is used twice")
         seen_names.add(spec.name)
         for key in spec.keys:
             where = (key.cloud, key.region, key.key_id)
-            if where in seen_keys:
-                raise ConfigError(
-                    f"key {_clip(key.key_id)} in {_clip(key.region)} is listed under {excerpt(seen_keys[where])} "
-                    f"and {excerpt(spec.name)}; a key holds exactly one material"
-                )
-            seen_keys[where] = spec.name
+            entries = seen_keys.setdefault(where, [])
+            for material_id, name in entries:
+                if material_id is None or key.key_material_id is None:
+                    raise ConfigError(
+                        f"key {_clip(key.key_id)} in {_clip(key.region)} is listed under {excerpt(name)} and "
+                        f"{excerpt(spec.name)}; a key holds exactly one material (an AWS key with several key "
+                        "materials: give each entry its key_material_id)"
+                    )
+                if material_id == key.key_material_id:
+                    raise ConfigError(
+                        f"key {_clip(key.key_id)} in {_clip(key.region)}, key material {material_id}, is listed under "
+                        f"{excerpt(name)} and {excerpt(spec.name)}; a key material is one material"
+                    )
+            entries.append((key.key_material_id, spec.name))
 
 
 def _only(raw: dict[str, Any], allowed: set[str], where: str) -> None:

@@ -115,9 +115,9 @@ def spy_on_imports(monkeypatch: pytest.MonkeyPatch, target: type) -> list[bytes]
         seen.append(result.token)
         return result
 
-    def import_material(self: Any, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> Any:
+    def import_material(self: Any, key_id: str, wrapped: bytes, token: bytes, expire_unix: int, **kw: Any) -> Any:
         seen.append(wrapped)
-        return real_import(self, key_id, wrapped, token, expire_unix)
+        return real_import(self, key_id, wrapped, token, expire_unix, **kw)
 
     monkeypatch.setattr(target, "get_parameters_for_import", params)
     monkeypatch.setattr(target, "import_key_material", import_material)

@@ -218,21 +218,30 @@ def test_no_function_compute_endpoint_fails_the_keys_with_fanout_failed(cloud: C
 
 
 def test_an_aws_import_answering_for_another_material_fails_key_material_id_changed(
-    cloud: Cloud, aws: dict[str, Any], invoke
+    cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch
 ) -> None:
-    """The key's current material is another one (on AWS: rotated on demand to newer imported
-    material); re-importing ours answers with our material's id. Renewing an earlier material
-    leaves the current one to expire: a failure, never ``renewed``."""
+    """The function re-imports the key material it listed, by its id; an answer naming another key
+    material means the key now holds other material than the one renewed: a failure, never
+    ``renewed``. (A key rotated to newer material is found before any import, by ListKeyRotations:
+    tests/function/test_aws_multi_material.py.) The service's answer is rewritten on its way back."""
+    from renewer.clouds.aws import AwsKms
+
     key, config = one_aws_key(aws)
     ours = aws["kms"].describe_key(KeyId=key)["KeyMetadata"]["CurrentKeyMaterialId"]
-    cloud.admin("POST", "faults", {"current_key_material_id": OTHER_MATERIAL_ID})
+    real = AwsKms.import_key_material
+
+    def answers_for_another(self: Any, *args: Any, **kwargs: Any) -> Any:
+        real(self, *args, **kwargs)
+        return OTHER_MATERIAL_ID
+
+    monkeypatch.setattr(AwsKms, "import_key_material", answers_for_another)
     result = invoke(config)
     assert isinstance(result.error, RenewalFailedError)
     assert outcomes(result.report) == {key: "failed"}
     error = entry(result)["error"]
     assert error["code"] == "KeyMaterialIdChanged"
     assert OTHER_MATERIAL_ID in error["message"] and ours in error["message"]
-    assert entry(result)["key_material_id"] == ours  # what the service answered, not what we expected
+    assert entry(result)["key_material_id"] == OTHER_MATERIAL_ID  # what the service answered, not what we expected
     assert import_outcomes(result) == ["Success"]  # the service took it: that is how the id came back
 
 

@@ -203,11 +203,15 @@ class AlibabaKms:
             meta.key_state,
             parse_time(meta.material_expire_time),
             parse_http_date(response.headers),
+            key_spec=meta.key_spec,
+            protection_level=meta.protection_level,
         )
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:
+        # SM2PKE wraps under an SM2 public key (EC_SM2); every other algorithm under RSA_2048.
+        spec = "EC_SM2" if algorithm == "SM2PKE" else "RSA_2048"
         request = kms_models.GetParametersForImportRequest(
-            key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec="RSA_2048"
+            key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec=spec
         )
         body = self._call("GetParametersForImport", lambda: self.client.get_parameters_for_import(request)).body
         # PublicKey is base64 DER; the import token is an opaque string, carried as its UTF-8.
@@ -215,8 +219,10 @@ class AlibabaKms:
         token = (body.import_token or "").encode()
         return ImportParameters(body.key_id, public_key, token, parse_time(body.token_expire_time))
 
-    def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> None:
-        """Alibaba Cloud KMS reports no key material id: returns None."""
+    def import_key_material(
+        self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int, material_id: str | None = None
+    ) -> None:
+        """Alibaba Cloud KMS reports no key material id (a key holds one material): returns None."""
         request = kms_models.ImportKeyMaterialRequest(
             key_id=key_id,
             encrypted_key_material=base64.b64encode(wrapped).decode(),

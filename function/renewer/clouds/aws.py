@@ -18,7 +18,7 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from renewer.clouds import transport
-from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date
+from renewer.clouds.targets import ImportParameters, KeyInfo, MaterialInfo, parse_http_date
 from renewer.errors import CloudError, ErrorKind, kind_from
 from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.once import OncePer
@@ -189,7 +189,34 @@ class AwsKms(_Called):
             _epoch(meta.get("ValidTo")),
             parse_http_date({"date": date} if date else None),
             meta.get("CurrentKeyMaterialId"),
+            meta.get("KeySpec"),
         )
+
+    def list_key_materials(self, key_id: str) -> list[MaterialInfo]:
+        """Every key material of a symmetric key, oldest first: ``ListKeyRotations`` with
+        ``IncludeKeyMaterial`` ``ALL_KEY_MATERIAL`` (the first material and any pending rotation as
+        well as the rotated ones), every page."""
+        materials: list[MaterialInfo] = []
+        marker: str | None = None
+        while True:
+            arguments: dict[str, Any] = {"KeyId": key_id, "IncludeKeyMaterial": "ALL_KEY_MATERIAL", "Limit": 1000}
+            if marker:
+                arguments["Marker"] = marker
+            page = self._call(
+                "ListKeyRotations", lambda arguments=arguments: self.client.list_key_rotations(**arguments)
+            )
+            for entry in required(page, "Rotations", "ListKeyRotations"):
+                materials.append(
+                    MaterialInfo(
+                        entry["KeyMaterialId"],
+                        entry.get("ImportState") != "PENDING_IMPORT",
+                        entry.get("KeyMaterialState"),
+                        _epoch(entry.get("ValidTo")),
+                    )
+                )
+            marker = page.get("NextMarker")
+            if not page.get("Truncated") or not marker:
+                return materials
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:
         spec = "RSA_4096" if WrappingAlgorithm(algorithm).two_step else "RSA_2048"
@@ -205,8 +232,17 @@ class AwsKms(_Called):
             response.get("KeyId", key_id), public_key, token, _epoch(response.get("ParametersValidTo"))
         )
 
-    def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> str | None:
+    def import_key_material(
+        self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int, material_id: str | None = None
+    ) -> str | None:
+        """``material_id``: re-import that key material (``ImportType`` ``EXISTING_KEY_MATERIAL`` with its
+        ``KeyMaterialId``). Without it ``ImportType`` is left out: AWS then imports the key's first
+        material into a never-imported key, and treats any later import as ``EXISTING_KEY_MATERIAL``
+        (botocore's ImportKeyMaterialRequest.ImportType). ``NEW_KEY_MATERIAL`` is never sent: adding a
+        key material is a rotation, an operator's decision."""
         arguments: dict[str, Any] = {"KeyId": key_id, "ImportToken": token, "EncryptedKeyMaterial": wrapped}
+        if material_id:
+            arguments.update(ImportType="EXISTING_KEY_MATERIAL", KeyMaterialId=material_id)
         if expire_unix:
             arguments.update(
                 ExpirationModel="KEY_MATERIAL_EXPIRES", ValidTo=datetime.fromtimestamp(expire_unix, tz=timezone.utc)

@@ -19,6 +19,19 @@ class KeyInfo:
     expires: float | None  # unix seconds; None = never expires (or never imported)
     server_time: float | None = None  # the response's Date header, for the clock sanity check
     material_id: str | None = None  # AWS: CurrentKeyMaterialId
+    key_spec: str | None = None  # Aliyun_AES_256, Aliyun_SM4; AWS: SYMMETRIC_DEFAULT, ...
+    protection_level: str | None = None  # Alibaba Cloud: SOFTWARE or HSM
+
+
+@dataclass(frozen=True)
+class MaterialInfo:
+    """One key material of an AWS key (``ListKeyRotations`` with ``IncludeKeyMaterial``
+    ``ALL_KEY_MATERIAL``): each was imported on its own and expires on its own."""
+
+    material_id: str
+    imported: bool  # ImportState IMPORTED; False: PENDING_IMPORT (expired, deleted, or never imported)
+    state: str | None  # KeyMaterialState: CURRENT, NON_CURRENT, PENDING_ROTATION
+    expires: float | None  # ValidTo; None: does not expire (or not imported)
 
 
 @dataclass(frozen=True)
@@ -57,11 +70,21 @@ class KmsTarget(Protocol):
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters: ...
 
-    def import_key_material(self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int) -> str | None:
-        """Returns the key material id where the service reports one (AWS), else None."""
+    def import_key_material(
+        self, key_id: str, wrapped: bytes, token: bytes, expire_unix: int, material_id: str | None = None
+    ) -> str | None:
+        """Returns the key material id where the service reports one (AWS), else None. With
+        ``material_id`` (AWS): re-import that key material (``EXISTING_KEY_MATERIAL``), never a new one."""
 
     def canary(self, key_id: str, plaintext: bytes) -> bytes:
         """Encrypt then decrypt ``plaintext`` under the key; returns what came back."""
 
     def list_resource_tags(self, key_id: str) -> dict[str, str]:
         """The key's tags (checked for a fan-out worker's discovered keys)."""
+
+
+class MaterialsTarget(Protocol):
+    """What a KMS whose keys hold several key materials (AWS) adds to :class:`KmsTarget`."""
+
+    def list_key_materials(self, key_id: str) -> list[MaterialInfo]:
+        """Every key material of the key, oldest first."""

@@ -42,6 +42,7 @@ class ShardKey:
     key_id: str
     cloud: str = "alibaba"
     via: str = "config"  # "config": listed under the material; "discovery": found by its tag
+    key_material_id: str | None = None  # AWS: the key material of the key (keys[].key_material_id)
 
 
 @dataclass(frozen=True)
@@ -54,7 +55,14 @@ class Shard:
 
     def to_json(self) -> dict[str, Any]:
         keys = [
-            {"material": k.material, "cloud": k.cloud, "region": k.region, "key_id": k.key_id, "via": k.via}
+            {
+                "material": k.material,
+                "cloud": k.cloud,
+                "region": k.region,
+                "key_id": k.key_id,
+                "via": k.via,
+                **({"key_material_id": k.key_material_id} if k.key_material_id else {}),
+            }
             for k in self.keys
         ]
         return {"id": self.id, "of": self.of, "keys": keys}
@@ -200,17 +208,25 @@ def _shard(raw: dict[str, Any]) -> Shard:
     for key in keys:
         if (
             not isinstance(key, dict)
-            or not set(SHARD_KEY_FIELDS) <= set(key) <= {*SHARD_KEY_FIELDS, "cloud", "via"}
+            or not set(SHARD_KEY_FIELDS) <= set(key) <= {*SHARD_KEY_FIELDS, "cloud", "via", "key_material_id"}
             or not all(isinstance(v, str) and v for v in key.values())
         ):
             raise EventError(
-                "each key of option 'shard' must be {material, region, key_id, cloud?, via?} (non-empty strings)"
+                "each key of option 'shard' must be {material, region, key_id, cloud?, via?, key_material_id?} "
+                "(non-empty strings)"
             )
     return Shard(
         ids[0],
         ids[1],
         tuple(
-            ShardKey(k["material"], k["region"], k["key_id"], k.get("cloud", "alibaba"), k.get("via", "config"))
+            ShardKey(
+                k["material"],
+                k["region"],
+                k["key_id"],
+                k.get("cloud", "alibaba"),
+                k.get("via", "config"),
+                k.get("key_material_id"),
+            )
             for k in keys
         ),
     )

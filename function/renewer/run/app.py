@@ -114,7 +114,11 @@ def _select_keys(options: Options, specs: list[MaterialSpec], clouds: Clouds, co
     if options.shard is not None:
         mine = select_shard(options.shard, specs)  # refuses keys this configuration does not assign
         return mine + witnesses(mine, specs)
-    listed = [(spec, KeyResult.new(spec.name, t.region, t.key_id, cloud=t.cloud)) for spec in specs for t in spec.keys]
+    listed = [
+        (spec, KeyResult.new(spec.name, t.region, t.key_id, cloud=t.cloud, key_material_id=t.key_material_id))
+        for spec in specs
+        for t in spec.keys
+    ]
     items = discover(specs, listed, clouds.alibaba_kms, concurrency)
     for _, result in items:
         if result.outcome is not None:  # failed in discovery

@@ -30,9 +30,11 @@ def discover(
 ) -> list[tuple[MaterialSpec, KeyResult]]:
     """``listed`` and the keys discovery adds to it. A key claimed by two materials gets neither: it
     fails with ``AmbiguousMaterial`` (importing the wrong material could bind a key for good)."""
-    claimed: dict[tuple[str, str], list[tuple[MaterialSpec, KeyResult]]] = {}
+    # An AWS key's key materials are claimed one by one (``key_material_id``); the configuration
+    # already refused a key listed twice otherwise, and identity.resolve compares resolved ids.
+    claimed: dict[tuple[str, str, str | None], list[tuple[MaterialSpec, KeyResult]]] = {}
     for spec, result in listed:
-        claimed.setdefault((result.region, result.key_id), []).append((spec, result))
+        claimed.setdefault((result.region, result.key_id, result.ref.key_material_id), []).append((spec, result))
     added: list[tuple[MaterialSpec, KeyResult]] = []
     for spec in specs:
         if spec.discover is None:
@@ -40,11 +42,11 @@ def discover(
         for region in spec.discover.regions:
             for key_id in _tagged(spec, region, kms_for(region), concurrency, added):
                 result = KeyResult.new(spec.name, region, key_id, via="discovery")
-                if (region, key_id) not in claimed:
+                if (region, key_id, None) not in claimed:
                     added.append((spec, result))
-                claimed.setdefault((region, key_id), []).append((spec, result))
+                claimed.setdefault((region, key_id, None), []).append((spec, result))
     ambiguous: dict[int, KeyResult] = {}  # by id(): the very result object claimed twice
-    for (region, key_id), owners in claimed.items():
+    for (region, key_id, _), owners in claimed.items():
         names = sorted({spec.name for spec, _ in owners})
         if len(names) > 1:
             message = f"key {key_id} in {region} is claimed by materials {', '.join(names)}"

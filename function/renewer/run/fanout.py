@@ -40,7 +40,9 @@ def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
             Shard(
                 i,
                 len(chunks),
-                tuple(ShardKey(spec.name, r.region, r.key_id, r.cloud, r.via) for spec, r in chunk),
+                tuple(
+                    ShardKey(spec.name, r.region, r.key_id, r.cloud, r.via, r.ref.key_material_id) for spec, r in chunk
+                ),
             ),
             chunk,
         )
@@ -96,7 +98,9 @@ def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
         label = f"{k.material}: {k.cloud}:{k.region}:{k.key_id} ({k.via})"
         if spec is None:
             refused.append(f"{label}: material not configured here")
-        elif k.via == "config" and not any(t == KeyTarget(k.region, k.key_id, k.cloud) for t in spec.keys):
+        elif k.via == "config" and not any(
+            t == KeyTarget(k.region, k.key_id, k.cloud, k.key_material_id) for t in spec.keys
+        ):
             refused.append(f"{label}: not listed under this material")
         elif k.via == "discovery" and (
             spec.discover is None or k.cloud != "alibaba" or k.region not in spec.discover.regions
@@ -105,7 +109,14 @@ def select_shard(shard: Shard, specs: list[MaterialSpec]) -> list[Item]:
         elif k.via not in ("config", "discovery"):
             refused.append(f"{label}: unknown origin")
         else:
-            items.append((spec, KeyResult.new(k.material, k.region, k.key_id, cloud=k.cloud, via=k.via)))
+            items.append(
+                (
+                    spec,
+                    KeyResult.new(
+                        k.material, k.region, k.key_id, cloud=k.cloud, via=k.via, key_material_id=k.key_material_id
+                    ),
+                )
+            )
     if refused:
         shown = "; ".join(refused[:5]) + (f"; and {len(refused) - 5} more" if len(refused) > 5 else "")
         raise EventError(f"shard {shard.id}/{shard.of} names keys this configuration does not assign: {shown}")

@@ -18,15 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from renewer.clock import Clock
-from renewer.clouds.targets import KeyInfo, KmsTarget
+from renewer.clouds.targets import KeyInfo, KmsTarget, MaterialInfo
 from renewer.config import MaterialSpec, Policy
 from renewer.entry.events import Options
 from renewer.errors import CloudError, ErrorKind, KeyStateError, RenewerBug, RenewerError
 from renewer.materials.material import KeyMaterial
 from renewer.materials.wrapping import WrappingAlgorithm, load_public_key
+from renewer.once import OncePer
 from renewer.redact import Redactor
 from renewer.run.material_check import MaterialCache
-from renewer.run.report import Decision, Described, Done, Failure, KeyResult, Outcome, Via, iso
+from renewer.run.report import Cloud, Decision, Described, Done, Failure, KeyResult, Outcome, Via, iso
 
 DAY = 86400
 EXPIRY_TOLERANCE_SECONDS = 60  # two runs at once may each set an expiry a moment apart
@@ -98,6 +99,11 @@ class RunContext:
     clock: Clock
     redactor: Redactor
     clock_check: ClockCheck
+    #: One lock per key (cloud, region, id): the rows of a key with several key materials import one
+    #: at a time, so no import token of the key is superseded while another is in use.
+    key_locks: OncePer[tuple[str, str, str], threading.Lock] = field(
+        default_factory=lambda: OncePer(lambda _: threading.Lock())
+    )
 
 
 def decide(
@@ -169,14 +175,65 @@ def _decide(kms: KmsTarget, spec: MaterialSpec, seen: KeyResult, info: KeyInfo, 
         )
     if info.state == "PendingDeletion":
         raise KeyStateError("key is pending deletion; cancel the deletion first", code="PendingDeletion")
+    key_state = info.state
+    if seen.cloud is Cloud.AWS and info.key_spec == "SYMMETRIC_DEFAULT":
+        info, seen = _key_material(kms, seen, info)
     now = ctx.clock_check.now(seen.cloud, seen.region)
     decision, note = decide(info, spec.policy, ctx.options.force, now, ctx.options.allow_shorter_expiry)
     notes = (note,) if note else ()
-    if info.state == "Disabled":
+    if key_state == "Disabled":
         notes += ("key is disabled; its material is renewed but it stays disabled",)
     assert seen.described is not None
     planned = seen.planned(replace(seen.described, decision=decision, notes=notes))
     return planned.finished(Done.skipped()) if decision is Decision.SKIP else planned
+
+
+def _key_material(kms: KmsTarget, seen: KeyResult, info: KeyInfo) -> tuple[KeyInfo, KeyResult]:
+    """An AWS key's materials (``ListKeyRotations``): this row's own key material, as the key info
+    the decision reads (its expiry; ``PendingImport`` when that material is not imported), and the
+    row described with it. Each key material expires on its own: renewing only the current one would
+    let an older one expire, and with it the key. The row's ``key_material_id`` names its material;
+    without one the key must hold just one (or none yet: the first import)."""
+    assert seen.described is not None
+    materials: list[MaterialInfo] = kms.list_key_materials(info.key_id)  # type: ignore[attr-defined]
+    ids = tuple(m.material_id for m in materials)
+    wanted = seen.ref.key_material_id
+    if not materials:
+        if wanted is not None:
+            raise KeyStateError(
+                f"key {info.key_id} holds no key material yet, so not key material {wanted}; nothing imported",
+                code="KeyMaterialIdNotFound",
+            )
+        return info, seen.planned(replace(seen.described, key_materials=()))
+    if wanted is None:
+        if len(materials) > 1:
+            raise KeyStateError(
+                f"key {info.key_id} holds {len(materials)} key materials ({', '.join(ids)}): list the key once per "
+                "key material, each with its key_material_id under the material it was imported from; nothing imported",
+                code="KeyMaterialUnconfigured",
+            )
+        target = materials[0]
+    else:
+        found = [m for m in materials if m.material_id == wanted]
+        if not found:
+            raise KeyStateError(
+                f"key {info.key_id} holds no key material {wanted} (it holds {', '.join(ids)}); nothing imported",
+                code="KeyMaterialIdNotFound",
+            )
+        target = found[0]
+    # The decision reads the material's own import state: a key is PendingImport while any one of
+    # its materials is, although this one may be imported and far from expiry.
+    state = "PendingImport" if not target.imported else ("Enabled" if info.state == "PendingImport" else info.state)
+    decided = replace(info, state=state, expires=target.expires, material_id=target.material_id)
+    described = replace(
+        seen.described,
+        expires=target.expires,
+        material_id=target.material_id,
+        key_materials=ids,
+        material_state=target.state,
+        material_imported=target.imported,
+    )
+    return decided, seen.planned(described)
 
 
 def _check_discovered(kms: KmsTarget, spec: MaterialSpec, result: KeyResult) -> None:
@@ -228,6 +285,22 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult
             )
         )
     notes_so_far = list(notes)
+    if result.by_material:  # one key material at a time per key (see RunContext.key_locks)
+        with ctx.key_locks.get(result.identity):
+            return _import_and_verify(kms, key_id, material, spec, expire, result, ctx, notes_so_far)
+    return _import_and_verify(kms, key_id, material, spec, expire, result, ctx, notes_so_far)
+
+
+def _import_and_verify(
+    kms: KmsTarget,
+    key_id: str,
+    material: KeyMaterial,
+    spec: MaterialSpec,
+    expire: int,
+    result: KeyResult,
+    ctx: RunContext,
+    notes_so_far: list[str],
+) -> KeyResult:
     try:
         material_id = _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx, notes_so_far)
     except MaterialIdChanged as exc:  # accepted: the key now holds what the service says, unverified
@@ -246,7 +319,10 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult
         return result.finished(Done.failed(exc.code, ctx.redactor.scrub(exc.message), *notes_so_far))
     notes = tuple(notes_so_far)
     try:
-        after = _verify(kms, key_id, result.state_before, expire, spec.policy)
+        if result.by_material:
+            after = _verify_material(kms, key_id, result, expire, spec.policy)
+        else:
+            after = _verify(kms, key_id, result.state_before, expire, spec.policy)
     except RenewerError as exc:  # the service took the import; the check after it did not work out
         return result.finished(
             Done(
@@ -283,7 +359,7 @@ def new_expiry(policy: Policy, result: KeyResult, ctx: RunContext) -> tuple[int,
 
 def _would_shorten(expire: int, result: KeyResult) -> bool:
     """Would importing with ``expire`` set an earlier expiry than the key's material already has?"""
-    if result.state_before == "PendingImport" or result.expires_before is None:
+    if result.material_gone or result.expires_before is None:
         return False  # gone or never imported; or never expires, which 'skip' keeps as it is
     return expire != 0 and expire < result.expires_before
 
@@ -313,7 +389,11 @@ def _import(
         wrapped = material.wrap(public_key, algorithm)
         ctx.redactor.register(wrapped)
         try:
-            material_id = kms.import_key_material(key_id, wrapped, params.token, expire)
+            if result.by_material:  # re-import this key material by its id, never a new one
+                which = result.material_id
+                material_id = kms.import_key_material(key_id, wrapped, params.token, expire, material_id=which)
+            else:
+                material_id = kms.import_key_material(key_id, wrapped, params.token, expire)
         except CloudError as exc:
             if exc.kind is ErrorKind.STALE_IMPORT_TOKEN and attempt < IMPORT_ATTEMPTS:
                 notes.append(f"import token rejected ({exc.code}); fetched new import parameters")
@@ -344,6 +424,48 @@ class MaterialIdChanged(KeyStateError):
         self.material_id = after
 
 
+def _verify_material(kms: KmsTarget, key_id: str, result: KeyResult, expire: int, policy: Policy) -> KeyInfo:
+    """An AWS key material after its import: listed as imported, with the new expiry. The key itself
+    is as :func:`_verify` expects, except that it stays ``PendingImport`` while another of its key
+    materials is not imported (that material's own row recovers it, or reports why not)."""
+    after = kms.describe_key(key_id)
+    materials: list[MaterialInfo] = kms.list_key_materials(key_id)  # type: ignore[attr-defined]
+    mine = [m for m in materials if m.material_id == result.material_id]
+    others_gone = [m.material_id for m in materials if m.material_id != result.material_id and not m.imported]
+    expected = set(STATES_AFTER_IMPORT.get(result.state_before or "", {"Enabled"}))
+    if others_gone and result.state_before != "Disabled":
+        expected.add("PendingImport")
+    if after.state not in expected:
+        raise KeyStateError(
+            f"after import the key is {after.state}, expected {' or '.join(sorted(expected))}",
+            code="VerificationFailed",
+        )
+    if not mine or not mine[0].imported:
+        raise KeyStateError(
+            f"after import key material {result.material_id} is not listed as imported", code="VerificationFailed"
+        )
+    _check_expiry(mine[0].expires, expire)
+    if policy.verify == "canary" and after.state == "Enabled":
+        _canary(kms, key_id)
+    return replace(after, expires=mine[0].expires, material_id=mine[0].material_id)
+
+
+def _check_expiry(expires: float | None, expire: int) -> None:
+    good = expires is None if expire == 0 else expires is not None and expires >= expire - EXPIRY_TOLERANCE_SECONDS
+    if not good:
+        raise KeyStateError(
+            f"after import the material expires {iso(expires) or 'never'}, "
+            f"expected {iso(float(expire)) if expire else 'never'}",
+            code="VerificationFailed",
+        )
+
+
+def _canary(kms: KmsTarget, key_id: str) -> None:
+    probe = os.urandom(24)
+    if kms.canary(key_id, probe) != probe:
+        raise KeyStateError("canary Encrypt/Decrypt round trip returned different data", code="VerificationFailed")
+
+
 def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, policy: Policy) -> KeyInfo:
     """The key is usable (or still disabled) with the new expiry; with ``canary`` it also round-trips.
 
@@ -356,18 +478,7 @@ def _verify(kms: KmsTarget, key_id: str, state_before: str | None, expire: int, 
             f"after import the key is {after.state}, expected {' or '.join(sorted(expected))}",
             code="VerificationFailed",
         )
-    if expire == 0:
-        good = after.expires is None
-    else:
-        good = after.expires is not None and after.expires >= expire - EXPIRY_TOLERANCE_SECONDS
-    if not good:
-        raise KeyStateError(
-            f"after import the material expires {iso(after.expires) or 'never'}, "
-            f"expected {iso(float(expire)) if expire else 'never'}",
-            code="VerificationFailed",
-        )
+    _check_expiry(after.expires, expire)
     if policy.verify == "canary" and after.state == "Enabled":
-        probe = os.urandom(24)
-        if kms.canary(key_id, probe) != probe:
-            raise KeyStateError("canary Encrypt/Decrypt round trip returned different data", code="VerificationFailed")
+        _canary(kms, key_id)
     return after

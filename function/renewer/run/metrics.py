@@ -2,7 +2,8 @@
 only to the log.
 
 Per key, after the run: ``SecondsUntilKeyMaterialExpiration`` (dimensions ``cloud``, ``region``,
-``keyId`` (the resolved id) and ``material``): what the service said last. 0 for a key whose
+``keyId`` (the resolved id) and ``material``; and ``keyMaterialId`` for a key material of an AWS key
+with several, one series per key material): what the service said last. 0 for a key whose
 material is gone, and for a key that failed before the service told its expiry (a ``< 7 days``
 alarm must see danger there, not missing data); none for material that never expires. After an
 import the service accepted but that could not be verified, the expiry the import asked for.
@@ -39,6 +40,8 @@ def build(results: list[KeyResult], now: float, materials: list[MaterialCheck] |
             continue  # the fan-out worker that renews it reports it
         cloud, region, key = r.identity
         dims = {"cloud": cloud, "keyId": key, "region": region, "material": r.material}
+        if r.ref.key_material_id is not None or (r.by_material and len(r.described.key_materials or ()) > 1):
+            dims["keyMaterialId"] = r.material_id or r.ref.key_material_id or ""
         state = r.state_after or r.state_before
         if state == "PendingImport" or (state is None and r.outcome in PROBLEMS):
             data.append(Datum("SecondsUntilKeyMaterialExpiration", 0, dims))

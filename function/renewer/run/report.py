@@ -76,6 +76,9 @@ class KeyRef:
     region: str
     key_id: str
     via: Via = Via.CONFIG
+    #: AWS: the key material of the key this material is (``keys[].key_material_id`` in the
+    #: configuration); None: the key's only one. A key with several materials is one row per material.
+    key_material_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -85,9 +88,13 @@ class Described:
     key_id: str  # the id the service resolved
     state: str | None = None
     expires: float | None = None
-    material_id: str | None = None
+    material_id: str | None = None  # AWS: the key material this row renews (else the current one)
     decision: Decision | None = None  # None: described only (a witness)
     notes: tuple[str, ...] = ()
+    #: AWS, a key's every key material id (ListKeyRotations); None where the service has no such list
+    key_materials: tuple[str, ...] | None = None
+    material_state: str | None = None  # AWS KeyMaterialState of ``material_id``: CURRENT, NON_CURRENT, ...
+    material_imported: bool | None = None  # AWS: ``material_id``'s ImportState is IMPORTED (None: not listed)
 
 
 @dataclass(frozen=True)
@@ -139,8 +146,17 @@ class KeyResult:
     seconds: float = 0.0
 
     @classmethod
-    def new(cls, material: str, region: str, key_id: str, *, cloud: str = "alibaba", via: str = "config") -> KeyResult:
-        return cls(KeyRef(material, Cloud(cloud), region, key_id, Via(via)))
+    def new(
+        cls,
+        material: str,
+        region: str,
+        key_id: str,
+        *,
+        cloud: str = "alibaba",
+        via: str = "config",
+        key_material_id: str | None = None,
+    ) -> KeyResult:
+        return cls(KeyRef(material, Cloud(cloud), region, key_id, Via(via), key_material_id))
 
     def planned(self, described: Described) -> KeyResult:
         return replace(self, described=described)
@@ -180,6 +196,23 @@ class KeyResult:
     @property
     def expires_before(self) -> float | None:
         return self.described.expires if self.described else None
+
+    @property
+    def material_state(self) -> str | None:
+        return self.described.material_state if self.described else None
+
+    @property
+    def material_gone(self) -> bool:
+        """The material this row renews is not in the key: expired, deleted or never imported (for an
+        AWS key with several key materials, that one material; otherwise the key is ``PendingImport``)."""
+        if self.described is not None and self.described.material_imported is not None:
+            return not self.described.material_imported
+        return self.state_before == "PendingImport"
+
+    @property
+    def by_material(self) -> bool:
+        """AWS: this row renews one listed key material of its key (imported by its id, verified in the list)."""
+        return bool(self.described is not None and self.described.key_materials and self.described.material_id)
 
     @property
     def state_after(self) -> str | None:
@@ -240,6 +273,7 @@ class KeyResult:
             "notes": list(self.notes),
             "retries": self.retries,
             **({"key_material_id": self.material_id} if self.material_id else {}),
+            **({"key_material_state": self.material_state} if self.material_state else {}),
         }
 
 
