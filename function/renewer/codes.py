@@ -78,6 +78,16 @@ CODES: dict[str, Code] = {
     "ClockSkew": Code(
         "the function's clock and the service's differ by over 5 minutes", True, "Fix the clock, then re-run."
     ),
+    "KeySpecUnsupported": Code(
+        "the key is not a symmetric key (Aliyun_AES_256, Aliyun_SM4, SYMMETRIC_DEFAULT)",
+        False,
+        f"{_NOTHING} Asymmetric and HMAC keys take other material; remove the key from the configuration.",
+    ),
+    "WrappingUnsupported": Code(
+        "the wrapping algorithm is not offered for this key (SM2PKE: HSM keys only)",
+        False,
+        f"{_NOTHING} Use RSAES_OAEP_SHA_256 for this key, or move it under a material whose algorithm it takes.",
+    ),
     "KeyMaterialUnconfigured": Code(
         "an AWS key holds a key material no configured material is assigned to",
         False,

@@ -56,6 +56,7 @@ class NoKcv:
     """A KeyMaterial that cannot compute its KCV (an HSM key without CKA_ENCRYPT), and records closing."""
 
     closed = False
+    size = 32
 
     def kcv(self) -> str:
         raise MaterialError("the HSM cannot compute the key check value", code="HsmKcvUnavailable")

@@ -24,7 +24,7 @@ from renewer.run import metrics, sinks
 from renewer.run.discovery import discover
 from renewer.run.executor import finished, groups, in_parallel, log_key, run_keys
 from renewer.run.fanout import fan_out, select_shard
-from renewer.run.flow import RunContext, act_key, guarded, plan_key, urgency, witness_key
+from renewer.run.flow import RunContext, act_key, guarded, material_bytes, plan_key, urgency, witness_key
 from renewer.run.identity import WITNESS, resolve, witnesses
 from renewer.run.material_check import check_materials
 from renewer.run.progress import Progress
@@ -56,11 +56,24 @@ def run_assembled(parts: Run, progress: Progress | None = None) -> dict[str, Any
         items, shards = _plan_and_act(items, parts, progress)
         results = [result for _, result in items if result.via is not WITNESS]
         checks = check_materials(
-            _materials_of(parts, results), parts.materials, parts.deadline, parts.config.limits.concurrency
+            _materials_of(parts, results),
+            parts.materials,
+            parts.deadline,
+            parts.config.limits.concurrency,
+            _sizes(results),
         )
         finished_at = parts.clock.now()
         parts.callers.finishing()
         return _finish(results, parts, shards, started, finished_at, checks)
+
+
+def _sizes(results: list[KeyResult]) -> dict[str, set[int]]:
+    """By material, the material sizes its keys take, for every key whose spec this run learnt."""
+    sizes: dict[str, set[int]] = {}
+    for result in results:
+        if result.described is not None and result.described.key_spec is not None:
+            sizes.setdefault(result.material, set()).add(material_bytes(result.described.key_spec))
+    return sizes
 
 
 def _materials_of(parts: Run, results: list[KeyResult]) -> list[MaterialSpec]:

@@ -42,6 +42,14 @@ MAX_VALIDITY_SECONDS = {"aws": 365 * DAY}
 #: expired (the service keeps that decision; the renewer never enables a key an operator disabled).
 STATES_AFTER_IMPORT = {"Disabled": {"Disabled"}, "PendingImport": {"Enabled", "Disabled"}}
 IMPORT_ATTEMPTS = 3  # fresh import parameters for each, when the token went stale
+#: Bytes of material each symmetric key spec takes. Alibaba Cloud's CreateKey: an EXTERNAL key is
+#: Aliyun_AES_256 (256-bit) or Aliyun_SM4 (128-bit); AWS's SYMMETRIC_DEFAULT is 256-bit AES-GCM.
+#: A key described without a spec (an older answer) is taken as 256-bit, as before SM4 keys existed.
+MATERIAL_BYTES_FOR = {"Aliyun_AES_256": 32, "Aliyun_SM4": 16, "SYMMETRIC_DEFAULT": 32}
+
+
+def material_bytes(key_spec: str | None) -> int:
+    return MATERIAL_BYTES_FOR.get(key_spec or "Aliyun_AES_256", 32)
 
 
 @dataclass
@@ -154,7 +162,7 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResul
     no action is due (skipped) or it cannot take imported material (failed, with what was seen)."""
     kms = ctx.kms_for(result.cloud, result.region)
     info = kms.describe_key(result.key_id)
-    seen = result.planned(Described(info.key_id, info.state, info.expires, info.material_id))
+    seen = result.planned(Described(info.key_id, info.state, info.expires, info.material_id, key_spec=info.key_spec))
     try:
         return _decide(kms, spec, seen, info, ctx)
     except RenewerError as exc:  # the key was described: the failure keeps what was seen
@@ -175,6 +183,7 @@ def _decide(kms: KmsTarget, spec: MaterialSpec, seen: KeyResult, info: KeyInfo, 
         )
     if info.state == "PendingDeletion":
         raise KeyStateError("key is pending deletion; cancel the deletion first", code="PendingDeletion")
+    _check_kind(spec, info)
     key_state = info.state
     if seen.cloud is Cloud.AWS and info.key_spec == "SYMMETRIC_DEFAULT":
         info, seen = _key_material(kms, seen, info)
@@ -186,6 +195,24 @@ def _decide(kms: KmsTarget, spec: MaterialSpec, seen: KeyResult, info: KeyInfo, 
     assert seen.described is not None
     planned = seen.planned(replace(seen.described, decision=decision, notes=notes))
     return planned.finished(Done.skipped()) if decision is Decision.SKIP else planned
+
+
+def _check_kind(spec: MaterialSpec, info: KeyInfo) -> None:
+    """A key this renewer can import into with this material's algorithm: a symmetric key spec, and
+    SM2PKE only for an Alibaba Cloud key the service offers it for (``ProtectionLevel`` HSM)."""
+    if info.key_spec is not None and info.key_spec not in MATERIAL_BYTES_FOR:
+        raise KeyStateError(
+            f"key spec {info.key_spec} is not a symmetric key spec this renewer imports into "
+            f"({', '.join(sorted(MATERIAL_BYTES_FOR))})",
+            code="KeySpecUnsupported",
+        )
+    if spec.policy.wrapping_algorithm is WrappingAlgorithm.SM2PKE and info.protection_level not in (None, "HSM"):
+        # GetParametersForImport (API 2016-01-20): WrappingKeySpec EC_SM2 / SM2PKE for HSM keys only.
+        raise KeyStateError(
+            f"SM2PKE wrapping is offered for keys with ProtectionLevel HSM only; this key's is "
+            f"{info.protection_level}: use RSAES_OAEP_SHA_256 for it",
+            code="WrappingUnsupported",
+        )
 
 
 def _key_material(kms: KmsTarget, seen: KeyResult, info: KeyInfo) -> tuple[KeyInfo, KeyResult]:
@@ -271,6 +298,13 @@ def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyRe
 def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
     """Read the material, then (unless a dry run) import it and verify."""
     material = ctx.materials.get(spec)
+    wanted = material_bytes(result.described.key_spec if result.described else None)
+    if material.size != wanted:  # before any import: a 128-bit key cannot take 256 bits, nor the reverse
+        return result.fail(
+            "MaterialWrongSize",
+            f"material {spec.name} holds {material.size} bytes; key spec "
+            f"{(result.described.key_spec if result.described else None) or 'Aliyun_AES_256'} takes {wanted}",
+        )
     if ctx.options.dry_run:
         return result.finished(Done(Outcome.DRY_RUN))
     kms = ctx.kms_for(result.cloud, result.region)
@@ -380,10 +414,11 @@ def _import(
         params = kms.get_parameters_for_import(key_id, algorithm.value)
         ctx.redactor.register(params.token)
         try:
-            public_key = load_public_key(params.public_key)
+            public_key = load_public_key(params.public_key, algorithm)
         except ValueError as exc:  # the service's answer, not our bug
+            kind = "an SM2" if algorithm is WrappingAlgorithm.SM2PKE else "an RSA"
             raise KeyStateError(
-                f"GetParametersForImport returned a public key that is not an RSA public key ({exc})",
+                f"GetParametersForImport returned a public key that is not {kind} public key ({exc})",
                 code="ImportParametersInvalid",
             ) from None
         wrapped = material.wrap(public_key, algorithm)

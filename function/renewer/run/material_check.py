@@ -16,9 +16,9 @@ one entry of the report's ``run.materials`` (:class:`renewer.run.report.Material
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from renewer.config import MaterialSpec
 from renewer.errors import DeadlineExceeded, MaterialError, RenewerBug, RenewerError
@@ -81,6 +81,12 @@ class MaterialCache:
         except Exception as exc:  # DeadlineExceeded, or a bug: the check reports it, never raises
             return _failed(spec, exc, self._redactor)
 
+    def size(self, spec: MaterialSpec) -> int | None:
+        """How many bytes the material read holds; None when it was not read, or the read failed."""
+        with self._guard:
+            read = self._results.get(spec.name)
+        return read.material.size if read is not None and read.material is not None else None
+
     def found(self, spec: MaterialSpec) -> MaterialCheck | None:
         """What this run's read of the material found; None when it has not been read."""
         with self._guard:
@@ -120,11 +126,17 @@ class MaterialCache:
 
 
 def check_materials(
-    specs: list[MaterialSpec], cache: MaterialCache, deadline: Deadline, concurrency: int
+    specs: list[MaterialSpec],
+    cache: MaterialCache,
+    deadline: Deadline,
+    concurrency: int,
+    sizes: Mapping[str, set[int]] | None = None,
 ) -> list[MaterialCheck]:
     """Each material of ``specs`` as this run found it, in that order: what a key's read found, or
     else the check's own read (at most ``concurrency`` at once), unless the material's
-    ``check_material`` is off or the deadline leaves no time. Each is logged."""
+    ``check_material`` is off or the deadline leaves no time. Each is logged. ``sizes``: by material
+    name, the material sizes its keys take (from their key specs, as described this run): a material
+    read whole but of another size fails its check (``MaterialWrongSize``), as its keys would."""
 
     def one(spec: MaterialSpec) -> MaterialCheck:
         check = cache.found(spec)
@@ -135,6 +147,11 @@ def check_materials(
                 check = MaterialCheck(spec.name, spec.source.describe(), None, note=NO_TIME)
             else:
                 check = cache.check(spec)
+        size, wanted = cache.size(spec), (sizes or {}).get(spec.name)
+        if check.ok and size is not None and wanted and size not in wanted:
+            takes = " or ".join(str(n) for n in sorted(wanted))
+            message = f"material {spec.name} holds {size} bytes; its keys take {takes} (by their key spec)"
+            check = replace(check, ok=False, error=Failure("MaterialWrongSize", message))
         log_material(check)
         return check
 

@@ -95,6 +95,7 @@ class Described:
     key_materials: tuple[str, ...] | None = None
     material_state: str | None = None  # AWS KeyMaterialState of ``material_id``: CURRENT, NON_CURRENT, ...
     material_imported: bool | None = None  # AWS: ``material_id``'s ImportState is IMPORTED (None: not listed)
+    key_spec: str | None = None  # Aliyun_AES_256, Aliyun_SM4, SYMMETRIC_DEFAULT: what size of material it takes
 
 
 @dataclass(frozen=True)
