@@ -299,6 +299,12 @@ def _check_clouds(targets: tuple[KeyTarget, ...], policy: Policy, discover: Disc
             f"{where}.wrapping_algorithm: AWS KMS retired RSAES_PKCS1_V1_5 for imports on 2023-10-10 "
             f"(keys[{aws[0]}] is an AWS key); use RSAES_OAEP_SHA_256"
         )
+    if aws and policy.wrapping_algorithm == WrappingAlgorithm.SM2PKE:
+        # SM2PKE is Alibaba Cloud KMS's (EC_SM2 wrapping keys); botocore's AlgorithmSpec has no SM2.
+        raise ConfigError(
+            f"{where}.wrapping_algorithm: SM2PKE is offered by Alibaba Cloud KMS only (keys[{aws[0]}] is an AWS "
+            "key); use RSAES_OAEP_SHA_256"
+        )
     china = [i for i in aws if targets[i].region in AWS_CHINA_REGIONS]
     if china and policy.wrapping_algorithm.two_step:
         raise ConfigError(

@@ -88,3 +88,11 @@ def test_metrics_carry_the_key_material_id_for_a_named_key_material() -> None:
     data = {d.dimensions["material"]: d.dimensions for d in build([named, plain], 0.0) if "material" in d.dimensions}
     assert data["m0"]["keyMaterialId"] == FIRST
     assert "keyMaterialId" not in data["m1"]  # a key with one material keeps its series as before
+
+
+def test_sm2pke_is_refused_for_aws_keys() -> None:
+    doc = document([aws_key()])
+    doc["materials"][0]["wrapping_algorithm"] = "SM2PKE"
+    with pytest.raises(ConfigError) as caught:
+        load(doc)
+    assert "SM2PKE is offered by Alibaba Cloud KMS only" in caught.value.message
