@@ -53,7 +53,9 @@ CODES: dict[str, Code] = {
     ),
     "HsmKeyNotFound": Code("no key with the label on the token", False, "Check the label and the token."),
     "HsmKeyAmbiguous": Code("more than one key with the label", False, "Keep one key per label on the token."),
-    "HsmKeyWrongType": Code("the HSM key is not AES-256", False, "Label the key the KMS key was made with."),
+    "HsmKeyWrongType": Code(
+        "the HSM key is not an AES key of 16 or 32 bytes", False, "Label the key the KMS key was made with."
+    ),
     "HsmKeyNotSensitive": Code("the HSM key is not sensitive", False, "Set CKA_SENSITIVE on the HSM key."),
     "HsmKeyNotExtractable": Code(
         "the HSM key cannot be wrapped", False, "Set CKA_EXTRACTABLE (wrapping is its only way out)."
