@@ -205,6 +205,7 @@ class AlibabaKms:
             parse_http_date(response.headers),
             key_spec=meta.key_spec,
             protection_level=meta.protection_level,
+            instance_id=meta.dkmsinstance_id or None,
         )
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:

@@ -21,6 +21,7 @@ class KeyInfo:
     material_id: str | None = None  # AWS: CurrentKeyMaterialId
     key_spec: str | None = None  # Aliyun_AES_256, Aliyun_SM4; AWS: SYMMETRIC_DEFAULT, ...
     protection_level: str | None = None  # Alibaba Cloud: SOFTWARE or HSM
+    instance_id: str | None = None  # Alibaba Cloud: the KMS instance (DKMSInstanceId) the key lives in
 
 
 @dataclass(frozen=True)

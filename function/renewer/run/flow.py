@@ -213,6 +213,13 @@ def _check_kind(spec: MaterialSpec, info: KeyInfo) -> None:
             f"{info.protection_level}: use RSAES_OAEP_SHA_256 for it",
             code="WrappingUnsupported",
         )
+    if spec.policy.wrapping_algorithm is WrappingAlgorithm.RSAES_OAEP_SHA_1 and info.instance_id:
+        # GetParametersForImport (API 2016-01-20): a KMS instance (dedicated KMS) does not offer RSAES_OAEP_SHA_1.
+        raise KeyStateError(
+            f"key {info.key_id} is in KMS instance {info.instance_id}, which does not offer RSAES_OAEP_SHA_1: "
+            "use RSAES_OAEP_SHA_256",
+            code="WrappingUnsupported",
+        )
 
 
 def _key_material(kms: KmsTarget, seen: KeyResult, info: KeyInfo) -> tuple[KeyInfo, KeyResult]:
