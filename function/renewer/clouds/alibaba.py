@@ -7,6 +7,7 @@ errors become :class:`CloudError` carrying only the service's ``Code`` and ``Mes
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Callable
 from functools import partial
 from typing import Any, TypeVar
@@ -241,12 +242,15 @@ class AlibabaKms:
         text = self._call("Decrypt", lambda: self.client.decrypt(decrypt)).body.plaintext or ""
         return base64.b64decode(text)
 
-    def list_key_ids(self, page_size: int = 100) -> list[str]:
-        """Every key id in the region (``ListKeys``, all pages)."""
+    def list_key_ids(self, page_size: int = 100, filters: list[dict[str, Any]] | None = None) -> list[str]:
+        """Every key id in the region (``ListKeys``, all pages of at most 100), or only those matching
+        ``filters`` (``ListKeys``'s ``Filters``: ``[{"Key": "TagKey", "Values": [...]}, ...]``, a JSON
+        array as the SDK model documents it)."""
         ids: list[str] = []
         page = 1
+        text = json.dumps(filters, separators=(",", ":")) if filters else None
         while True:
-            request = kms_models.ListKeysRequest(page_number=page, page_size=page_size)
+            request = kms_models.ListKeysRequest(page_number=page, page_size=page_size, filters=text)
             body = self._call("ListKeys", lambda request=request: self.client.list_keys(request)).body
             keys = body.keys.key if body.keys and body.keys.key else []
             ids.extend(k.key_id for k in keys)

@@ -171,7 +171,10 @@ def plan_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResul
 
 def _decide(kms: KmsTarget, spec: MaterialSpec, seen: KeyResult, info: KeyInfo, ctx: RunContext) -> KeyResult:
     ctx.clock_check.observe(seen.cloud, seen.region, info.server_time)
-    if seen.via is Via.DISCOVERY and ctx.options.shard is not None:
+    # A discovered key is checked for its tag by a fan-out worker (the shard named it), and before a
+    # key that may never have held material gets its first import (see renewer.run.discovery).
+    first_import = info.state == "PendingImport" and info.expires is None
+    if seen.via is Via.DISCOVERY and (ctx.options.shard is not None or first_import):
         _check_discovered(kms, spec, seen)
     if info.origin != "EXTERNAL" and seen.via is Via.DISCOVERY:
         return seen.finished(
