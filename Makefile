@@ -7,9 +7,9 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-3.12 soak lint format bench package package-size check-s-yaml infra clean
 
-# A venv with the dev requirements and this project with both extras: $(1) the Python, $(2) the folder.
+# A venv with the dev requirements and this project with every extra: $(1) the Python, $(2) the folder.
 VENV_INPUTS := requirements-dev.txt function/requirements.txt function/requirements-aws.txt \
-	function/requirements-pkcs11.txt pyproject.toml
+	function/requirements-pkcs11.txt function/requirements-sm2.txt pyproject.toml
 define make_venv
 	$(1) -m venv $(2)
 	$(2)/bin/python -m pip install --quiet --upgrade pip

@@ -24,7 +24,6 @@ sys.path.insert(0, str(REPO / "function"))
 from renewer import settings  # noqa: E402
 from renewer.config import Config  # noqa: E402
 from renewer.errors import RenewerError  # noqa: E402
-from renewer.materials.wrapping import WrappingAlgorithm  # noqa: E402
 
 EXTRAS = ("aws", "pkcs11", "sm2")
 
@@ -34,17 +33,13 @@ def missing_extras(config: Config, extras: set[str]) -> list[str]:
     needs = (
         (config.uses_aws, "aws", "AWS keys, secrets or CloudWatch"),
         (config.uses_pkcs11, "pkcs11", "a pkcs11 source"),
-        (_uses_sm2(config), "sm2", "the SM2PKE wrapping algorithm"),
+        (config.uses_sm2, "sm2", "the SM2PKE wrapping algorithm"),
     )
     return [
         f"the configuration uses {what}: build the package with the '{extra}' extra (make package EXTRAS={extra})"
         for uses, extra, what in needs
         if uses and extra not in extras
     ]
-
-
-def _uses_sm2(config: Config) -> bool:
-    return any(spec.policy.wrapping_algorithm is WrappingAlgorithm.SM2PKE for spec in config.materials)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ VARIANTS: dict[str, tuple[str, ...]] = {
     "aws": ("requirements-aws.txt",),
     "pkcs11": ("requirements-pkcs11.txt",),
     "aws+pkcs11": ("requirements-aws.txt", "requirements-pkcs11.txt"),
+    "sm2": ("requirements-sm2.txt",),
 }
 MIB = 1024 * 1024
 

@@ -169,6 +169,11 @@ class Config:
         return any(spec.source.type == "pkcs11" for spec in self.materials)
 
     @property
+    def uses_sm2(self) -> bool:
+        """Whether a material wraps with SM2PKE (only then is gmalg, the ``sm2`` extra, imported)."""
+        return any(spec.policy.wrapping_algorithm is WrappingAlgorithm.SM2PKE for spec in self.materials)
+
+    @property
     def uses_alibaba(self) -> bool:
         return self.metrics.cloudmonitor or any(
             spec.source.type == "alibaba-secret"

@@ -59,7 +59,7 @@ class EnvSource:
 
 
 class FileSource:
-    """A regular file of at most 64 KiB: 32 raw bytes, or hex/base64 text (see
+    """A regular file of at most 64 KiB: 16 or 32 raw bytes, or hex/base64 text (see
     :func:`renewer.materials.material.decode_file`; 32 printable bytes need an ``encoding``)."""
 
     def __init__(self, path: str, encoding: Encoding | None = None) -> None:
@@ -116,7 +116,7 @@ class _CloudSecretSource:
 
 
 class AlibabaSecretSource(_CloudSecretSource):
-    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 32 bytes (or, with
+    """A KMS secret: ``text`` holding hex or base64, or ``binary`` holding the raw 16 or 32 bytes (or, with
     an ``encoding``, whatever it names)."""
 
     reader: SecretReader
@@ -140,7 +140,7 @@ class AwsSecretReader(Protocol):
 
 class AwsSecretSource(_CloudSecretSource):
     """An AWS Secrets Manager secret: ``SecretString`` holding hex or base64, or ``SecretBinary``
-    holding the raw 32 bytes (or, with an ``encoding``, whatever it names)."""
+    holding the raw 16 or 32 bytes (or, with an ``encoding``, whatever it names)."""
 
     label = "AWS secret"
     reader: AwsSecretReader

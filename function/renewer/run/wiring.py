@@ -98,6 +98,7 @@ def select_materials(config: Config, names: tuple[str, ...] | None) -> list[Mate
 _EXTRAS = (
     ("uses_aws", "boto3", "aws", "AWS keys, secrets or CloudWatch"),
     ("uses_pkcs11", "pkcs11", "pkcs11", "a pkcs11 source"),
+    ("uses_sm2", "gmalg", "sm2", "the SM2PKE wrapping algorithm"),
 )
 
 
