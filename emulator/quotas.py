@@ -222,16 +222,21 @@ class Quotas:
     def configure(self, settings: QuotaSettings) -> None:
         """Put ``settings`` in force; the windows keep their calls (a lower quota does not open a burst)."""
         with self._lock:
-            self._settings = settings
-            if not settings.enabled:
-                self._windows.clear()
+            self._put(settings)
 
     def update(self, document: Mapping[str, Any]) -> QuotaSettings:
-        """Apply an admin ``POST`` body over the settings in force; returns the new settings."""
+        """Apply an admin ``POST`` body over the settings in force (one step: two updates at once
+        both count); returns the new settings."""
         with self._lock:
             settings = QuotaSettings.from_json(document, self._settings)
-        self.configure(settings)
+            self._put(settings)
         return settings
+
+    def _put(self, settings: QuotaSettings) -> None:
+        """Under the lock: turned off, the windows are emptied."""
+        self._settings = settings
+        if not settings.enabled:
+            self._windows.clear()
 
     def clear(self) -> None:
         self.configure(QuotaSettings())
