@@ -7,7 +7,7 @@ The official SDKs send no region, so the port a request arrives on tells its reg
   ``X-Emulator-Admin-Token`` header, or it is 403 (:mod:`emulator.admin_access`).
 * ``/2016-08-15/...`` and ``/2023-03-30/...``: Function Compute's ``InvokeFunction``, 2.0
   (:mod:`emulator.protocol.fc2`) and 3.0 (:mod:`emulator.protocol.fc3`), of the functions declared
-  at start only (:mod:`emulator.functions`).
+  at start only (:mod:`emulator.functions`), behind the ``InvokeFunction`` quota once signed.
 * ``X-Amz-Target: TrentService.*``: an AWS KMS call (JSON 1.1, SigV4 for this port's region) on the
   same backend. Signature check -> quotas -> faults -> :mod:`emulator.aws_responses` -> JSON.
 * anything else: an RPC call. Signature check -> quotas -> faults -> ``Emulator.dispatch`` -> JSON.
@@ -27,7 +27,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from werkzeug.wrappers import Request, Response
 
@@ -39,7 +39,7 @@ from emulator.functions import Functions, FunctionSpec
 from emulator.protocol import aws, fc2, fc3, rpc, signing, sigv4
 from emulator.protocol.nonces import NonceCache
 from emulator.quota_table import ALIBABA, AWS
-from emulator.quotas import Quotas, QuotaSettings
+from emulator.quotas import FunctionsGate, Quotas, QuotaSettings
 from emulator.transport import EmulatorHTTPServer
 
 if TYPE_CHECKING:
@@ -125,11 +125,10 @@ class Service:
             if request.path.startswith(ADMIN_PREFIX):
                 response = self.admin(region, request)
             elif request.path.startswith(fc2.PREFIX):
-                assert self.functions is not None
-                response = fc2.invoke(self.functions, region, request)
+                response = fc2.invoke(self._gated_functions(region), region, request)
             elif request.path.startswith(fc3.PREFIX):
-                assert self.functions is not None and self.nonces is not None
-                response = fc3.invoke(self.functions, self.nonces, region, request)
+                assert self.nonces is not None
+                response = fc3.invoke(self._gated_functions(region), self.nonces, region, request)
             elif aws.is_aws(request):
                 response = self.aws(region, request)
             else:
@@ -137,6 +136,11 @@ class Service:
             return response(environ, start_response)
 
         return application
+
+    def _gated_functions(self, region: str) -> Functions:
+        """The functions behind this region's ``InvokeFunction`` quota (:class:`emulator.quotas.FunctionsGate`)."""
+        assert self.functions is not None
+        return cast(Functions, FunctionsGate(self.functions, self.quotas, region))
 
     def rpc(self, region: str, request: Request) -> Response:
         """One API call: verify, apply faults, dispatch, render; the outcome goes to the calls log."""

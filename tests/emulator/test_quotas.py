@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import fc2
 import pytest
 from alibabacloud_kms20160120 import models as kms_models
 from alibabacloud_kms20160120.client import Client as KmsClient
@@ -28,6 +29,7 @@ from emulator.__main__ import parse_args
 from emulator.admin_access import HEADER as ADMIN_TOKEN_HEADER
 from emulator.core import Emulator
 from emulator.errors import ServiceError
+from emulator.functions import FunctionSpec
 from emulator.quota_table import ALIBABA, AWS, PUBLISHED, group_of, published_rate
 from emulator.quotas import Quotas, QuotaSettings, throttled, window_of
 from emulator.server import RunningEmulator, Service, serve
@@ -278,16 +280,22 @@ class Served:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Served]:
-    """An emulator in this process (cn-hangzhou and us-east-1), its quotas on a manual clock."""
+    """An emulator in this process (cn-hangzhou and us-east-1), its quotas on a manual clock; it
+    declares a 3.0 function ``probe`` and a 2.0 one ``svc/probe`` (a handler answering ``ok``)."""
     for name in list(os.environ):
         if name.startswith("AWS_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    (tmp_path / "quota_probe.py").write_text("def handler(event, context):\n    return 'ok'\n")
+    functions = (
+        FunctionSpec.parse(f"probe={tmp_path}:quota_probe.handler"),
+        FunctionSpec.parse(f"svc/probe={tmp_path}:quota_probe.handler"),
+    )
     emulator = Emulator(CREDENTIALS, [ALIBABA_REGION, AWS_REGION], reuse_wrapping_keys=True)
     clock = ManualMonotonic()
-    service = Service(emulator, quotas=Quotas(monotonic=clock))
+    service = Service(emulator, quotas=Quotas(monotonic=clock), declared_functions=functions)
     running = serve(emulator, "127.0.0.1", {ALIBABA_REGION: 0, AWS_REGION: 0}, service=service)
     try:
         yield Served(running, clock)
@@ -388,3 +396,31 @@ def test_reset_turns_quotas_off(served: Served) -> None:
         "now": served.clock.now,
         "groups": [],
     }
+
+
+def test_function_compute_invocations_share_the_group_and_unsigned_calls_do_not_count(served: Served) -> None:
+    from alibabacloud_fc20230330 import models as fc3_models
+    from alibabacloud_fc20230330.client import Client as Fc3Client
+
+    ((key_id, secret),) = CREDENTIALS.items()
+    endpoint = f"127.0.0.1:{served.running.ports[ALIBABA_REGION]}"
+    fc3 = Fc3Client(Config(access_key_id=key_id, access_key_secret=secret, endpoint=endpoint, protocol="http"))
+    fc2_client = fc2.Client(endpoint=f"http://{endpoint}", accessKeyID=key_id, accessKeySecret=secret)
+    unsigned = fc2.Client(endpoint=f"http://{endpoint}", accessKeyID=key_id, accessKeySecret="not-the-secret")
+    served.admin("POST", "quotas", {"alibaba": {"invocations": 2}})
+
+    assert fc3.invoke_function("probe", fc3_models.InvokeFunctionRequest()).status_code == 200
+    fc2_client.invoke_function("svc", "probe", payload=b"{}")
+    with pytest.raises(ResponseException) as fc3_refused:
+        fc3.invoke_function("probe", fc3_models.InvokeFunctionRequest())
+    with pytest.raises(fc2.fc_exceptions.FcError) as fc2_refused:
+        fc2_client.invoke_function("svc", "probe", payload=b"{}")
+    with pytest.raises(fc2.fc_exceptions.FcError) as not_signed:
+        unsigned.invoke_function("svc", "probe", payload=b"{}")
+
+    assert (fc3_refused.value.code, fc3_refused.value.status_code) == ("ResourceExhausted", 429)
+    assert (fc2_refused.value.err_code, fc2_refused.value.status_code) == ("ResourceExhausted", 429)
+    assert (not_signed.value.err_code, not_signed.value.status_code) == ("SignatureNotMatch", 403)
+    (row,) = served.admin("GET", "quotas")["groups"]
+    assert (row["group"], row["admitted"], row["throttled"]) == ("invocations", 2, 2)
+    assert len(served.admin("GET", "invocations")) == 2  # nothing throttled ran
