@@ -20,6 +20,7 @@ from renewer.errors import ConfigError
 from renewer.inputs import clip, describe_error, excerpt, load_json, load_yaml
 from renewer.materials.material import Encoding
 from renewer.materials.wrapping import ALIBABA_ALGORITHMS, WrappingAlgorithm
+from renewer.run.quotas import QUOTAS
 
 REGION_RE = re.compile(r"^[a-z]{2,}(-[a-z0-9]+)+$")
 KCV_RE = re.compile(r"^[0-9A-Fa-f]{6}$")
@@ -124,16 +125,28 @@ class MetricsConfig:
 
 @dataclass(frozen=True)
 class Limits:
-    """How hard a run may push each region's API, and how it retries transient errors."""
+    """How hard a run may push each cloud's APIs (a request budget per region and operation group,
+    see renewer.run.budget), and how it retries transient errors."""
 
-    max_qps: float = 50.0  # API calls per second per region (every call counts)
+    # Optional caps on all of a region's calls together (every group counts); None: no cap beyond the
+    # groups' budgets. (They were the whole budget, 50 by default, before the budgets per group.)
+    max_qps: float | None = None
     region_max_qps: dict[str, float] = field(default_factory=dict)
-    # Per API call; only transient errors are retried. None: for as long as the deadline allows
-    # (a service outage of minutes is ridden out), at most renewer.run.retry.MAX_RETRY_SECONDS per call.
+    # Per API call; only transient errors are retried (throttling is not counted). None: for as long as
+    # the deadline allows (a service outage of minutes is ridden out), at most
+    # renewer.run.retry.MAX_RETRY_SECONDS per call.
     max_attempts: int | None = None
     concurrency: int = 8  # keys in flight at once, per region
+    # The fraction of the account's request quotas this function may use (0 < s <= 1); the rest is
+    # left to the account's other workloads.
+    quota_share: float = 1.0
+    # The services' quotas where they differ from the published defaults (renewer.run.quotas), in
+    # calls per second: {cloud: {group: rate}}, and per region {region: {cloud: {group: rate}}}.
+    quotas: dict[str, dict[str, float]] = field(default_factory=dict)
+    region_quotas: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
 
-    def qps(self, region: str) -> float:
+    def qps(self, region: str) -> float | None:
+        """The region's cap on all calls together, if any."""
         return self.region_max_qps.get(region, self.max_qps)
 
 
@@ -454,12 +467,15 @@ def _cloudwatch(raw: Any) -> tuple[str | None, str | None]:
     return namespace, region
 
 
+LIMITS_FIELDS = {"max_qps", "region_max_qps", "max_attempts", "concurrency", "quota_share", "quotas", "region_quotas"}
+
+
 def _limits(raw: Any) -> Limits:
     if not isinstance(raw, dict):
         raise ConfigError("limits: expected a mapping")
-    _only(raw, {"max_qps", "region_max_qps", "max_attempts", "concurrency"}, "limits")
+    _only(raw, LIMITS_FIELDS, "limits")
     default = Limits()
-    max_qps = _positive(raw.get("max_qps", default.max_qps), "limits.max_qps", float)
+    max_qps = _positive(raw["max_qps"], "limits.max_qps", float) if raw.get("max_qps") is not None else None
     per_region = raw.get("region_max_qps") or {}
     if not isinstance(per_region, dict):
         raise ConfigError("limits.region_max_qps: expected a mapping of region to calls per second")
@@ -473,7 +489,46 @@ def _limits(raw: Any) -> Limits:
         int(_positive(raw["max_attempts"], "limits.max_attempts", int)) if raw.get("max_attempts") is not None else None
     )
     concurrency = int(_positive(raw.get("concurrency", default.concurrency), "limits.concurrency", int))
-    return Limits(max_qps, region_qps, max_attempts, concurrency)
+    share = _share(raw.get("quota_share", default.quota_share), "limits.quota_share")
+    quotas = _quota_table(raw.get("quotas") or {}, "limits.quotas")
+    by_region = raw.get("region_quotas") or {}
+    if not isinstance(by_region, dict):
+        raise ConfigError("limits.region_quotas: expected a mapping of region to {cloud: {group: calls per second}}")
+    region_quotas = {
+        _region(region, f"limits.region_quotas.{_clip(region)}"): _quota_table(
+            table, f"limits.region_quotas.{_clip(region)}"
+        )
+        for region, table in by_region.items()
+    }
+    return Limits(max_qps, region_qps, max_attempts, concurrency, share, quotas, region_quotas)
+
+
+def _share(value: Any, where: str) -> float:
+    """A fraction of the account's quotas: 0 < value <= 1."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or not 0 < value <= 1:
+        raise ConfigError(
+            f"{where}: expected a number > 0 and <= 1 (the fraction of the account's request quotas this "
+            f"function may use), got {excerpt(value)}"
+        )
+    return float(value)
+
+
+def _quota_table(raw: Any, where: str) -> dict[str, dict[str, float]]:
+    """``{cloud: {group: calls per second}}``, every cloud and group one :mod:`renewer.run.quotas` knows."""
+    if not isinstance(raw, dict):
+        raise ConfigError(
+            f"{where}: expected a mapping of cloud to {{group: calls per second}}, like {{alibaba: {{query: 40}}}}"
+        )
+    _only(raw, set(QUOTAS), where)
+    table: dict[str, dict[str, float]] = {}
+    for cloud, groups in raw.items():
+        if not isinstance(groups, dict):
+            raise ConfigError(f"{where}.{cloud}: expected a mapping of operation group to calls per second")
+        _only(groups, set(QUOTAS[cloud]), f"{where}.{cloud}")
+        table[cloud] = {
+            group: _positive(rate, f"{where}.{cloud}.{_clip(group)}", float) for group, rate in groups.items()
+        }
+    return table
 
 
 def _positive(value: Any, where: str, kind: type) -> float:

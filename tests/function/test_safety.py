@@ -140,12 +140,15 @@ def test_an_accepted_import_whose_check_failed_is_reported_unverified_with_the_n
     key = cloud.key_with_material(MATERIAL, 5)
     config = fleet_config(cloud, [key], limits={"max_attempts": 1}, metrics={"cloudmonitor": {"group_id": 1}})
     config["defaults"] = {"verify": "canary"}
-    cloud.admin("POST", "faults", {"error_rate": 1.0, "error_code": "Throttling", "actions": ["Encrypt"]})
+    # A transient failure, given up after max_attempts (throttling would be retried until the deadline).
+    cloud.admin(
+        "POST", "faults", {"error_rate": 1.0, "error_code": "ServiceUnavailableTemporary", "actions": ["Encrypt"]}
+    )
     result = invoke(config)
     cloud.admin("POST", "faults", {})
     [entry] = result.report["keys"]
     assert entry["outcome"] == "unverified" and entry["expires_after_verified"] is False
-    assert entry["error"]["code"] == "Throttling"
+    assert entry["error"]["code"] == "ServiceUnavailableTemporary"
     assert isinstance(result.error, RenewalFailedError)
     service_expiry = cloud.describe(key).material_expire_time
     assert entry["expires_after"] == service_expiry  # what the import asked for is what the service holds

@@ -43,8 +43,8 @@ def service_error(status: int, code: str | None, message: str = "refused") -> Ex
     [
         (404, "FunctionNotFound", ErrorKind.NOT_FOUND),
         (404, "AliasNotFound", ErrorKind.NOT_FOUND),
-        (429, "ResourceExhausted", ErrorKind.TRANSIENT),
-        (503, "ResourceThrottled", ErrorKind.TRANSIENT),
+        (429, "ResourceExhausted", ErrorKind.THROTTLED),
+        (503, "ResourceThrottled", ErrorKind.THROTTLED),
         (500, "InternalServerError", ErrorKind.TRANSIENT),
         (502, "BadGateway", ErrorKind.TRANSIENT),  # any 5xx
         (403, "SignatureNotMatch", ErrorKind.CREDENTIALS),

@@ -54,18 +54,19 @@ def test_rate_limiter_is_shared_fairly_by_threads(clock: ManualClock) -> None:
     assert clock.monotonic() == pytest.approx(0.99, abs=0.02)  # 100 calls at 100 per second
 
 
-def test_budgets_per_region(clock: ManualClock) -> None:
-    budgets = Budgets({"cn-shanghai": 2}, 10, clock)
-    assert budgets.for_region("cn-shanghai").interval == pytest.approx(0.5)
-    assert budgets.for_region("cn-hangzhou").interval == pytest.approx(0.1)
-    assert budgets.for_region("cn-hangzhou") is budgets.for_region("cn-hangzhou")
+def test_budgets_per_region_cap(clock: ManualClock) -> None:
+    """max_qps / region_max_qps still cap a region's groups (see tests/unit/test_budget.py for the groups)."""
+    budgets = Budgets(clock, max_qps=10, region_max_qps={"cn-shanghai": 2})
+    assert budgets.limiter("alibaba:cn-shanghai", "DescribeKey").interval == pytest.approx(0.5)
+    assert budgets.limiter("alibaba:cn-hangzhou", "DescribeKey").interval == pytest.approx(0.1)
+    assert budgets.limiter("alibaba:cn-hangzhou", "DescribeKey") is budgets.limiter("alibaba:cn-hangzhou", "ListKeys")
 
 
 @pytest.mark.parametrize(
     ("kind_of", "code", "message", "status", "kind"),
     [
-        (alibaba.kind_of, "Throttling", "m", 400, ErrorKind.TRANSIENT),
-        (alibaba.kind_of, "Rejected.Throttling", "m", 400, ErrorKind.TRANSIENT),
+        (alibaba.kind_of, "Throttling", "m", 400, ErrorKind.THROTTLED),
+        (alibaba.kind_of, "Rejected.Throttling", "m", 429, ErrorKind.THROTTLED),
         (alibaba.kind_of, "ServiceUnavailableTemporary", "m", 503, ErrorKind.TRANSIENT),
         (alibaba.kind_of, "InternalFailure", "m", 500, ErrorKind.TRANSIENT),
         (alibaba.kind_of, "SomethingNew", "m", 502, ErrorKind.TRANSIENT),
@@ -75,7 +76,8 @@ def test_budgets_per_region(clock: ManualClock) -> None:
         (alibaba.kind_of, "ExpiredImportToken", "m", 400, ErrorKind.STALE_IMPORT_TOKEN),
         (alibaba.kind_of, "InvalidParameter", "m", 400, ErrorKind.PERMANENT),
         (alibaba.kind_of, "InvalidParameter", "KeyMaterialExpireUnix is invalid", 400, ErrorKind.EXPIRY_REJECTED),
-        (aws.kind_of, "ThrottlingException", "m", 400, ErrorKind.TRANSIENT),
+        (aws.kind_of, "ThrottlingException", "m", 400, ErrorKind.THROTTLED),
+        (aws.kind_of, "RequestLimitExceeded", "m", 400, ErrorKind.THROTTLED),
         (aws.kind_of, "KMSInternalException", "m", 500, ErrorKind.TRANSIENT),
         (aws.kind_of, "ExpiredImportTokenException", "m", 400, ErrorKind.STALE_IMPORT_TOKEN),
         (aws.kind_of, "InvalidImportTokenException", "m", 400, ErrorKind.STALE_IMPORT_TOKEN),
@@ -93,7 +95,8 @@ def test_each_adapter_classifies_its_own_codes(
     kind_of: Callable[[str, str, int | None], ErrorKind], code: str, message: str, status: int, kind: ErrorKind
 ) -> None:
     assert kind_of(code, message, status) is kind
-    assert is_transient(CloudError(code, message, kind=kind, http_status=status)) is (kind is ErrorKind.TRANSIENT)
+    retried = kind in (ErrorKind.TRANSIENT, ErrorKind.THROTTLED)
+    assert is_transient(CloudError(code, message, kind=kind, http_status=status)) is retried
 
 
 def test_backoff_is_full_jitter_and_capped() -> None:
@@ -139,7 +142,7 @@ def test_caller_retries_transient_errors_and_counts_them(clock: ManualClock) -> 
 
 def test_caller_gives_up_after_max_attempts(clock: ManualClock) -> None:
     caller = make_caller(clock, attempts=3)
-    call = failing(["Throttling"] * 5)
+    call = failing(["ServiceUnavailableTemporary"] * 5)
     with pytest.raises(CloudError, match="m"):
         caller(call)
     assert len(call.calls) == 3
@@ -156,7 +159,7 @@ def test_caller_never_retries_a_permanent_error(clock: ManualClock) -> None:
 def test_caller_does_not_sleep_past_the_deadline(clock: ManualClock) -> None:
     caller = make_caller(clock, attempts=10, deadline=0.05)
     caller.backoff = Backoff(base=1.0, cap=1.0, rng=random.Random(3))
-    call = failing(["Throttling"] * 9)
+    call = failing(["ServiceUnavailableTemporary"] * 9)
     with pytest.raises(CloudError):
         caller(call)
     assert clock.monotonic() < 0.05 + 1.0

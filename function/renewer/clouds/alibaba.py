@@ -22,7 +22,7 @@ from darabonba.policy.retry import RetryOptions
 from renewer.clouds import transport
 from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date, parse_time
 from renewer.credentials import Credentials, default_chain
-from renewer.errors import CloudError, ErrorKind, kind_from
+from renewer.errors import CloudError, ErrorKind, kind_from, retry_after
 from renewer.inputs import clip
 from renewer.once import OncePer
 from renewer.run.retry import Caller
@@ -31,15 +31,16 @@ from renewer.settings import Settings
 T = TypeVar("T")
 
 
-#: The service's codes by what they mean (API reference, "Error codes", for KMS, CMS and STS);
-#: any other 5xx is transient too, any other code permanent.
+#: The service's codes by what they mean (API reference, "Error codes", for KMS, CMS and STS; KMS's
+#: request quotas answer 429 ``Rejected.Throttling``, see renewer.run.quotas); any other 5xx is
+#: transient too, any other code permanent.
 _KINDS: dict[str, ErrorKind] = {
     **dict.fromkeys(
+        ("Throttling", "Throttling.User", "Throttling.Api", "Rejected.Throttling"),
+        ErrorKind.THROTTLED,
+    ),
+    **dict.fromkeys(
         (
-            "Throttling",
-            "Throttling.User",
-            "Throttling.Api",
-            "Rejected.Throttling",
             "ServiceUnavailable",
             "ServiceUnavailableTemporary",
             "InternalFailure",
@@ -114,7 +115,9 @@ def translate(exc: BaseException, action: str, endpoint: str | None = None) -> C
                 action=action,
             )
         kind = kind_of(code, message, exc.status_code)
-        return CloudError(code, message, kind=kind, http_status=exc.status_code, action=action)
+        # The SDK reads the x-acs-retry-after header of a throttling answer, in milliseconds.
+        wait = retry_after(getattr(exc, "retry_after", None), 0.001)
+        return CloudError(code, message, kind=kind, http_status=exc.status_code, action=action, retry_after=wait)
     inner = getattr(exc, "inner_exception", None) or exc  # UnretryableException wraps the transport error
     if isinstance(inner, CredentialException):
         return CloudError(

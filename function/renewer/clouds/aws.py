@@ -19,7 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
 from renewer.clouds import transport
 from renewer.clouds.targets import ImportParameters, KeyInfo, MaterialInfo, parse_http_date
-from renewer.errors import CloudError, ErrorKind, kind_from
+from renewer.errors import CloudError, ErrorKind, kind_from, retry_after
 from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.once import OncePer
 from renewer.run.retry import Caller
@@ -32,15 +32,14 @@ BOTO_CONFIG = BotoConfig(retries={"total_max_attempts": 1, "mode": "standard"}, 
 
 
 #: The service's codes by what they mean (botocore's KMS, Secrets Manager and CloudWatch models and
-#: the AWS KMS API reference, "Common Errors"); any other 5xx is transient too, any other code permanent.
+#: the AWS KMS API reference, "Common Errors"; KMS's request quotas answer ``ThrottlingException``,
+#: see renewer.run.quotas); any other 5xx is transient too, any other code permanent.
 _KINDS: dict[str, ErrorKind] = {
+    **dict.fromkeys(("ThrottlingException", "Throttling", "RequestLimitExceeded"), ErrorKind.THROTTLED),
     **dict.fromkeys(
         (
-            "ThrottlingException",
-            "Throttling",
             "KMSInternalException",
             "DependencyTimeoutException",
-            "RequestLimitExceeded",
             "ServiceUnavailableException",
             "ServiceUnavailable",
             "InternalServiceError",
@@ -80,7 +79,8 @@ def translate(exc: BaseException, action: str) -> CloudError | None:
     or None for an exception that is not botocore's. botocore's exception is not kept as the cause."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        metadata = exc.response.get("ResponseMetadata", {})
+        status = metadata.get("HTTPStatusCode")
         code, message = str(error.get("Code") or "UnknownError"), str(error.get("Message") or "")
         if code in _REJECTED:
             return CloudError(
@@ -90,7 +90,9 @@ def translate(exc: BaseException, action: str) -> CloudError | None:
                 http_status=status,
                 action=action,
             )
-        return CloudError(code, message, kind=kind_of(code, message, status), http_status=status, action=action)
+        wait = retry_after((metadata.get("HTTPHeaders") or {}).get("retry-after"))  # botocore lower-cases them
+        kind = kind_of(code, message, status)
+        return CloudError(code, message, kind=kind, http_status=status, action=action, retry_after=wait)
     if isinstance(exc, NoCredentialsError):
         return CloudError(
             "CredentialsMissing",

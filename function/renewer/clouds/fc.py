@@ -59,12 +59,11 @@ class FcInvoker:
 
 
 #: Function Compute's codes by what they mean (FC 2.0 API reference, "Error codes"); any other 5xx
-#: is transient too, any other code permanent.
+#: is transient too, any other code permanent. aliyun-fc2's FcError carries no response headers, so
+#: no Retry-After is read here.
 _FC_KINDS: dict[str, ErrorKind] = {
-    **dict.fromkeys(
-        ("ResourceThrottled", "ResourceExhausted", "ServiceUnavailable", "InternalServerError", "ConcurrencyExceeded"),
-        ErrorKind.TRANSIENT,
-    ),
+    **dict.fromkeys(("ResourceThrottled", "ResourceExhausted", "ConcurrencyExceeded"), ErrorKind.THROTTLED),
+    **dict.fromkeys(("ServiceUnavailable", "InternalServerError"), ErrorKind.TRANSIENT),
     **dict.fromkeys(
         ("AccessDenied", "InvalidAccessKeyID", "SignatureNotMatch", "InvalidSecurityToken"), ErrorKind.CREDENTIALS
     ),

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from renewer.clouds import alibaba
 from renewer.credentials import Credentials
-from renewer.errors import CloudError, ErrorKind, kind_from
+from renewer.errors import CloudError, ErrorKind, kind_from, retry_after
 from renewer.inputs import clip
 from renewer.run.retry import Caller
 
@@ -30,10 +30,8 @@ from renewer.run.retry import Caller
 #: VersionNotFound). ConcurrencyExceeded and ServiceUnavailable are not in those tables: kept as the
 #: 2.0 adapter has them. Any other 5xx is transient too, any other code permanent.
 _FC3_KINDS: dict[str, ErrorKind] = {
-    **dict.fromkeys(
-        ("ResourceThrottled", "ResourceExhausted", "ConcurrencyExceeded", "ServiceUnavailable", "InternalServerError"),
-        ErrorKind.TRANSIENT,
-    ),
+    **dict.fromkeys(("ResourceThrottled", "ResourceExhausted", "ConcurrencyExceeded"), ErrorKind.THROTTLED),
+    **dict.fromkeys(("ServiceUnavailable", "InternalServerError"), ErrorKind.TRANSIENT),
     **dict.fromkeys(
         ("AccessDenied", "InvalidAccessKeyID", "SignatureNotMatch", "InvalidSecurityToken"), ErrorKind.CREDENTIALS
     ),
@@ -107,5 +105,6 @@ def translate_fc3(exc: BaseException, action: str, endpoint: str | None = None) 
         code = next((str(c) for c in (exc.code, data.get("Code")) if c and str(c) != "None"), "FcError")
         message = clip(str(data.get("Message") or "Function Compute refused the invocation"), MESSAGE_CHARS)
         kind = kind_from(_FC3_KINDS, code, exc.status_code)
-        return CloudError(code, message, kind=kind, http_status=exc.status_code, action=action)
+        wait = retry_after(getattr(exc, "retry_after", None), 0.001)  # the SDK's x-acs-retry-after, in ms
+        return CloudError(code, message, kind=kind, http_status=exc.status_code, action=action, retry_after=wait)
     return alibaba.translate(exc, action, endpoint)

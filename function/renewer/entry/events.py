@@ -52,6 +52,11 @@ class Shard:
     id: int
     of: int
     keys: tuple[ShardKey, ...]
+    #: The part of the function's request budgets this worker may use (0 < share <= 1): its
+    #: coordinator gives each of its N shards 1/N, since asynchronous shards may all run at once. The
+    #: worker multiplies its own ``limits.quota_share`` by it (see :mod:`renewer.run.budget`), so an
+    #: event can only lower a budget, never raise it. 1 for an event without one.
+    share: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
         keys = [
@@ -65,7 +70,7 @@ class Shard:
             }
             for k in self.keys
         ]
-        return {"id": self.id, "of": self.of, "keys": keys}
+        return {"id": self.id, "of": self.of, "keys": keys, "share": self.share}
 
 
 @dataclass(frozen=True)
@@ -203,8 +208,11 @@ def _shard(raw: dict[str, Any]) -> Shard:
     if not all(isinstance(v, int) and not isinstance(v, bool) and v >= 1 for v in ids) or ids[0] > ids[1]:
         raise EventError("option 'shard' needs whole numbers 'id' and 'of', 1 <= id <= of")
     keys = raw.get("keys")
-    if set(raw) - {"id", "of", "keys"} or not isinstance(keys, list) or not keys:
-        raise EventError("option 'shard' must be {id, of, keys: [{material, region, key_id}, ...]}")
+    if set(raw) - {"id", "of", "keys", "share"} or not isinstance(keys, list) or not keys:
+        raise EventError("option 'shard' must be {id, of, keys: [{material, region, key_id}, ...], share?}")
+    share = raw.get("share", 1.0)
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1:
+        raise EventError(f"option 'shard': 'share' must be a number > 0 and <= 1, got {clip(str(share))}")
     for key in keys:
         if (
             not isinstance(key, dict)
@@ -229,4 +237,5 @@ def _shard(raw: dict[str, Any]) -> Shard:
             )
             for k in keys
         ),
+        float(share),
     )

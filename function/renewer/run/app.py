@@ -105,6 +105,7 @@ def _finish(
         "retries": stats.retries,
         "retries_by_code": dict(stats.retries_by_code),
         "material_reads": parts.materials.reads,
+        "budgets": parts.callers.budgets.report(),  # per place and operation group (renewer.run.budget)
     }
     report = build(
         results,

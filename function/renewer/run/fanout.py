@@ -4,7 +4,8 @@ invokes the same function asynchronously once per shard, through Function Comput
 
 The coordinator plans (one ``DescribeKey`` per key), then hands the keys that need action, most
 urgent first, to workers in shards of ``fanout.shard_size`` keys (a key is never split across
-shards). Each worker gets ``{"shard": {"id", "of", "keys": [...]}, "dryRun", "force"}`` as its event,
+shards). Each worker gets ``{"shard": {"id", "of", "keys": [...], "share"}, "dryRun", "force"}`` as its
+event (``share``: its part of the request budgets, 1/N of N shards),
 renews its keys (describing them again first: safe to repeat) and emits its own metrics. In the
 coordinator's report those keys are ``delegated`` and ``run.shards`` lists the invocations.
 
@@ -33,7 +34,9 @@ class Invoker(Protocol):
 
 
 def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
-    """Consecutive runs of ``size`` keys, in the order given (most urgent first), each with its shard."""
+    """Consecutive runs of ``size`` keys, in the order given (most urgent first), each with its shard.
+    Each of the N shards gets 1/N of the function's request budgets (``share``): asynchronous
+    workers may all run at once, and together they must stay within what one run may use."""
     chunks = [due[start : start + size] for start in range(0, len(due), size)]
     return [
         (
@@ -43,6 +46,7 @@ def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
                 tuple(
                     ShardKey(spec.name, r.region, r.key_id, r.cloud, r.via, r.ref.key_material_id) for spec, r in chunk
                 ),
+                1.0 / len(chunks),
             ),
             chunk,
         )

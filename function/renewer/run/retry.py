@@ -6,7 +6,11 @@ One small wrapper rather than the SDK's ``RetryOptions`` (which the clients get 
 retries counted per key for the report, back-off that never sleeps past the run's deadline, an
 injected clock so tests never sleep, and the request budget taken before every attempt. botocore's
 and aliyun-fc2's own retries are off too (see :mod:`renewer.clouds.aws`, :mod:`renewer.clouds.fc`).
-Only errors their adapter calls :attr:`ErrorKind.TRANSIENT` are retried.
+Only errors their adapter calls :attr:`ErrorKind.TRANSIENT` or :attr:`ErrorKind.THROTTLED` are
+retried. A throttled call also slows its operation group's budget down (and waits out the service's
+Retry-After): that pacing is its back-off, and it is not counted against ``max_attempts``, since
+throttling says nothing about whether the call would succeed: a throttled call fails only when the
+deadline comes first.
 """
 
 from __future__ import annotations
@@ -20,15 +24,16 @@ from typing import Any, TypeVar
 
 from renewer.clock import Clock
 from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
-from renewer.run.budget import RateLimiter
+from renewer.run.budget import Pacer
 from renewer.run.deadline import Deadline
 
 T = TypeVar("T")
 
 
 def is_transient(error: CloudError) -> bool:
-    """Worth another attempt: the adapter that translated it said so (see :class:`ErrorKind`)."""
-    return error.kind is ErrorKind.TRANSIENT
+    """Worth another attempt: the adapter that translated it said so (transient or throttled, see
+    :class:`ErrorKind`)."""
+    return error.kind.retried
 
 
 @dataclass
@@ -84,12 +89,14 @@ MAX_RETRY_SECONDS = 300.0
 
 @dataclass
 class Caller:
-    """Runs one API call within the region's budget, retrying transient errors with back-off for as
-    long as the deadline allows (``max_attempts`` caps the count when set). Every wait (a request
-    slot, a back-off) and every attempt ends by the deadline: a call cut off there raises
-    :class:`DeadlineExceeded`, never retried."""
+    """Runs one API call within its operation group's budget (``limiter``: a place's
+    :class:`~renewer.run.budget.PlaceBudget`, or one :class:`~renewer.run.budget.RateLimiter` for
+    every action), retrying transient errors with back-off and throttled ones at the lowered rate,
+    for as long as the deadline allows (``max_attempts`` caps the transient failures when set).
+    Every wait (a request slot, a back-off) and every attempt ends by the deadline: a call cut off
+    there raises :class:`DeadlineExceeded`, never retried."""
 
-    limiter: RateLimiter
+    limiter: Pacer
     clock: Clock
     stats: CallStats
     deadline: Deadline
@@ -123,28 +130,49 @@ class Caller:
         return self(attempt, action=action, idempotent=idempotent)
 
     def __call__(self, call: Callable[[], T], *, action: str = "call", idempotent: bool = True) -> T:
-        attempt = 0
+        failures = 0  # transient failures: what max_attempts counts (throttling is not one)
         started = self.clock.monotonic()
         while True:
-            attempt += 1
             if self.deadline.remaining() <= 0:
                 raise DeadlineExceeded(f"{action}: not started, the function's deadline has passed")
-            self.limiter.acquire(self.deadline)
+            self.limiter.take(action, self.deadline)
             self.stats.call()
             try:
-                return self._bounded(call, action)
+                result = self._bounded(call, action)
             except CloudError as error:
+                if error.kind is ErrorKind.THROTTLED:
+                    self.limiter.throttled_by(action, error.retry_after)
                 if not is_transient(error) or (error.outcome_unknown and not idempotent):
                     raise
-                if self.max_attempts is not None and attempt >= self.max_attempts:
-                    raise
-                if self.clock.monotonic() - started >= self.max_retry_seconds:
-                    raise
-                delay = self.backoff.delay(attempt)
-                if not self.deadline.allows(delay):
-                    raise
-                self.stats.retry(error.code)
-                self.clock.sleep(delay)
+                if error.kind is not ErrorKind.THROTTLED:
+                    failures += 1
+                self._retry_or_raise(error, action, failures, started)
+                continue
+            self.limiter.succeeded(action)
+            return result
+
+    def _retry_or_raise(self, error: CloudError, action: str, failures: int, started: float) -> None:
+        """Wait before the next attempt, or re-raise ``error`` when it may not be retried: a
+        throttled call waits for its budget's next slot (lowered, and held back by any
+        Retry-After), bounded by the deadline only; a transient failure backs off with jitter,
+        bounded by ``max_attempts`` and ``max_retry_seconds`` too."""
+        elapsed = self.clock.monotonic() - started
+        if error.kind is ErrorKind.THROTTLED:
+            if not self.deadline.bounded and elapsed >= self.max_retry_seconds:
+                raise error
+            if not self.deadline.allows(self.limiter.wait_for(action)):
+                raise error
+            self.stats.retry(error.code)
+            return  # the next take() waits for the slot
+        if self.max_attempts is not None and failures >= self.max_attempts:
+            raise error
+        if elapsed >= self.max_retry_seconds:
+            raise error
+        delay = self.backoff.delay(failures)
+        if not self.deadline.allows(delay):
+            raise error
+        self.stats.retry(error.code)
+        self.clock.sleep(delay)
 
     def _bounded(self, call: Callable[[], T], action: str) -> T:
         """Run one attempt; abandon it unanswered at the deadline."""

@@ -29,16 +29,20 @@ from renewer.settings import Settings
 
 
 class Callers:
-    """One :class:`Caller` per region: the region's request budget, the retry policy, the deadline."""
+    """One :class:`Caller` per place (``cloud:region``): the place's request budgets (one per
+    operation group, see :mod:`renewer.run.budget`), the retry policy, the deadline.
+    ``shard_share``: a fan-out worker's part of the function's budgets (its shard's ``share``)."""
 
-    def __init__(self, config: Config, clock: Clock, deadline: Deadline, backoff: Backoff | None) -> None:
+    def __init__(
+        self, config: Config, clock: Clock, deadline: Deadline, backoff: Backoff | None, shard_share: float = 1.0
+    ) -> None:
         limits = config.limits
-        self.budgets = Budgets(limits.region_max_qps, limits.max_qps, clock)
+        self.budgets = Budgets.from_limits(limits, clock, shard_share)
         self.stats = CallStats()
         self.deadline = deadline
         self._callers: OncePer[str, Caller] = OncePer(
             lambda region: Caller(
-                self.budgets.for_region(region),
+                self.budgets.for_place(region),
                 clock,
                 self.stats,
                 self.deadline,
@@ -132,7 +136,7 @@ def assemble(
     check_extras(config)
     regions = metric_regions(config.metrics, home_region, os.environ if environ is None else environ)
     deadline = Deadline(clock, timeout)
-    callers = Callers(config, clock, deadline, backoff)
+    callers = Callers(config, clock, deadline, backoff, options.shard.share if options.shard else 1.0)
     clouds = Clouds(settings, credentials, callers)
     redactor = Redactor()
     materials = MaterialCache(lambda spec: build_source(spec.source, clouds, environ), redactor)
