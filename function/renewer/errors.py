@@ -96,11 +96,13 @@ class CloudError(RenewerError):
 
 
 def kind_from(table: Mapping[str, ErrorKind], code: str, status: int | None) -> ErrorKind:
-    """An adapter's reading of a service code: its table first; else any 5xx is transient and any
-    other code permanent."""
+    """An adapter's reading of a service code: its table first; else any 429 (HTTP's "Too Many
+    Requests") is throttled, any 5xx transient and any other code permanent."""
     kind = table.get(code)
     if kind is not None:
         return kind
+    if status == 429:
+        return ErrorKind.THROTTLED
     return ErrorKind.TRANSIENT if (status or 0) >= 500 else ErrorKind.PERMANENT
 
 

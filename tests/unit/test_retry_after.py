@@ -101,3 +101,11 @@ def test_retry_after_values(value: object, unit: float, seconds: float | None) -
 
 def test_only_transient_and_throttled_are_retried() -> None:
     assert {kind for kind in ErrorKind if kind.retried} == {ErrorKind.TRANSIENT, ErrorKind.THROTTLED}
+
+
+def test_any_429_is_throttled_even_with_a_code_no_table_lists() -> None:
+    from renewer.clouds import alibaba, aws
+
+    assert alibaba.kind_of("SomethingNew.Throttled", "m", 429) is ErrorKind.THROTTLED
+    assert aws.kind_of("SomethingNew", "m", 429) is ErrorKind.THROTTLED
+    assert aws.kind_of("SomethingNew", "m", 400) is ErrorKind.PERMANENT
