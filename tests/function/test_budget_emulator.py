@@ -25,3 +25,64 @@ def test_a_run_throttled_by_the_service_slows_down_and_renews_every_key(cloud: C
     assert query["lowest_rate"] < query["rate"]  # it slowed down
     throttled = sum(group["throttled"] for group in budgets.values())
     assert report["run"]["api"]["retries_by_code"] == {"Throttling": throttled}
+
+
+def quotas_on(cloud: Cloud, **settings: object) -> None:
+    cloud.admin("POST", "quotas", {"preset": "published", **settings})
+    cloud.admin("POST", "quotas/reset-stats", {})
+
+
+def emulator_groups(cloud: Cloud) -> dict[str, dict[str, object]]:
+    return {row["group"]: row for row in cloud.admin("GET", "quotas")["groups"] if row["cloud"] == "alibaba"}
+
+
+def test_the_default_budgets_stay_under_the_published_quotas_as_the_emulator_counts_them(cloud: Cloud) -> None:
+    """The emulator's own reading of the published quotas (emulator/quota_table.py, written apart
+    from renewer.run.quotas) admits every call of a default configuration: not one is throttled."""
+    keys = due_keys(cloud, 30)
+    config = fleet_config(cloud, keys, limits={"concurrency": 16})
+    quotas_on(cloud)
+    try:
+        report = run(cloud, config)
+        seen = emulator_groups(cloud)
+    finally:
+        cloud.admin("DELETE", "quotas")
+    assert set(outcomes(report).values()) == {"renewed"}
+    assert report["run"]["api"]["retries"] == 0
+    assert all(group["throttled"] == 0 for group in report["run"]["api"]["budgets"]["alibaba:cn-hangzhou"].values())
+    assert seen["query"]["throttled"] == 0 and seen["query"]["admitted"] == 90  # 3 per key
+    assert seen["query"]["peak_per_second"] <= 50 and seen["modify"]["peak_per_second"] <= 30
+
+
+def test_quota_share_leaves_a_competing_workload_its_part(cloud: Cloud) -> None:
+    """Another workload of the account takes 40% of the query quota: quota_share 0.6 says so
+    beforehand, and the run is not throttled."""
+    keys = due_keys(cloud, 30)
+    config = fleet_config(cloud, keys, limits={"concurrency": 16, "quota_share": 0.6})
+    quotas_on(cloud, reserved={"alibaba:query": 0.4})
+    try:
+        report = run(cloud, config)
+        seen = emulator_groups(cloud)
+    finally:
+        cloud.admin("DELETE", "quotas")
+    assert set(outcomes(report).values()) == {"renewed"}
+    assert seen["query"]["throttled"] == 0 and seen["query"]["peak_per_second"] <= 30
+    assert report["run"]["api"]["budgets"]["alibaba:cn-hangzhou"]["query"]["rate"] == 27.0  # 50 x 0.9 x 0.6
+
+
+def test_without_quota_share_a_competing_workload_is_met_by_slowing_down(cloud: Cloud) -> None:
+    """The same workload unannounced: the service answers 429 Rejected.Throttling, the query budget
+    halves and climbs back, and every key is still renewed."""
+    keys = due_keys(cloud, 30)
+    config = fleet_config(cloud, keys, limits={"concurrency": 16, "max_attempts": 1})
+    quotas_on(cloud, reserved={"alibaba:query": 0.4})
+    try:
+        report = run(cloud, config)
+        seen = emulator_groups(cloud)
+    finally:
+        cloud.admin("DELETE", "quotas")
+    assert set(outcomes(report).values()) == {"renewed"}
+    query = report["run"]["api"]["budgets"]["alibaba:cn-hangzhou"]["query"]
+    assert query["throttled"] == seen["query"]["throttled"] > 0
+    assert query["lowest_rate"] < query["rate"] == 45.0
+    assert report["run"]["api"]["retries_by_code"] == {"Rejected.Throttling": query["throttled"]}
