@@ -157,10 +157,7 @@ def describe_key(backend: RegionBackend, params: Params) -> dict[str, Any]:
 
 @action(KMS_VERSION)
 def list_keys(backend: RegionBackend, params: Params) -> dict[str, Any]:
-    raw = _json(params, "Filters", [])
-    if not isinstance(raw, list) or not all(isinstance(f, dict) and "Key" in f for f in raw):
-        raise errors.invalid_parameter("Filters", 'Expected [{"Key": ..., "Values": [...]}].')
-    keys = backend.kms.list_keys({f["Key"]: list(f.get("Values", [])) for f in raw})
+    keys = backend.kms.list_keys(params.get("Filters"))  # the backend checks it (emulator.backend.key_filters)
     page, paging = _page(params, keys)
     return {"Keys": {"Key": [{"KeyId": k.key_id, "KeyArn": k.arn} for k in page]}, **paging}
 

@@ -143,11 +143,6 @@ def test_invalid_filters_over_the_sdk(keys: dict[str, str], list_keys: ListKeys,
     assert (exc.value.code, exc.value.status_code) == ("InvalidParameter", 400)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="emulator/responses.py's list_keys turns Filters into a dict before the backend sees it, so a "
-    "name given twice keeps only its last values; it must pass the decoded list (key_filters.parse) instead",
-)
 def test_a_name_given_twice_ors_its_values_over_the_sdk(keys: dict[str, str], list_keys: ListKeys) -> None:
     filters = [{"Key": "KeyState", "Values": ["Enabled"]}, {"Key": "KeyState", "Values": ["Disabled"]}]
     ids, _ = list_keys(filters)
