@@ -20,7 +20,7 @@ from renewer.credentials import default_credentials
 from renewer.entry.events import Options
 from renewer.errors import RenewerError
 from renewer.logs import log_event, sdk_logs_guarded
-from renewer.run import metrics, sinks
+from renewer.run import backlog, metrics, sinks
 from renewer.run.discovery import discover
 from renewer.run.executor import finished, groups, in_parallel, log_key, run_keys
 from renewer.run.fanout import fan_out, select_shard
@@ -28,7 +28,7 @@ from renewer.run.flow import RunContext, act_key, guarded, material_bytes, plan_
 from renewer.run.identity import WITNESS, resolve, witnesses
 from renewer.run.material_check import check_materials
 from renewer.run.progress import Progress
-from renewer.run.report import KeyResult, MaterialCheck, build
+from renewer.run.report import Done, KeyResult, MaterialCheck, Outcome, build
 from renewer.run.wiring import Run, assemble
 from renewer.settings import Settings
 
@@ -94,7 +94,11 @@ def _finish(
 ) -> dict[str, Any]:
     """Metrics (within the margin the deadline kept for them), then the report."""
     options, ctx, stats = parts.options, parts.ctx, parts.callers.stats
-    warnings = [*parts.config.warnings, *ctx.clock_check.warnings]
+    plans = sorted(parts.backlog, key=lambda plan: plan.place)
+    backlog_warnings = [w for w in (plan.warning() for plan in plans) if w]
+    warnings = [*parts.config.warnings, *ctx.clock_check.warnings, *backlog_warnings]
+    for warning in backlog_warnings:
+        log_event("warning", message=warning)
     for warning in ctx.clock_check.warnings:
         log_event("warning", message=warning)
     sent: dict[str, Any] = {"sent": False, "destinations": [], "error": None}
@@ -117,6 +121,7 @@ def _finish(
         metrics=sent,
         api=api,
         shards=shards,
+        backlog=[plan.to_dict() for plan in plans],
         materials=checks,
     )
     log_event("run", summary=report["summary"], trigger=options.trigger, dry_run=options.dry_run, api=api, metrics=sent)
@@ -169,8 +174,12 @@ def _plan_and_act(
 
     def act(group: list[Item]) -> list[Item]:
         due = sorted((i for i, (_, r) in enumerate(group) if r.outcome is None), key=lambda i: urgency(group[i][1]))
+        due, waiting = _spread(parts, group, due)
         stepped = run_keys([group[i] for i in due], partial(guarded, act_key, ctx=ctx), **steps, progress=progress)
-        return _put(group, due, stepped)
+        group = _put(group, due, stepped)
+        for i in waiting:
+            finished(group[i][1], progress)
+        return group
 
     def plan_then_act(group: list[Item]) -> list[Item]:
         return act(plan(group))
@@ -197,6 +206,29 @@ def _plan_and_act(
     finally:
         if progress is not None:
             progress.finish()
+
+
+def _spread(parts: Run, group: list[Item], due: list[int]) -> tuple[list[int], list[int]]:
+    """The due keys of one place (most urgent first) this run renews, and those that wait for a
+    later run, already marked ``not_attempted`` in ``group`` (see :mod:`renewer.run.backlog`)."""
+    if not due:
+        return due, []
+    first = group[due[0]][1]
+    place = f"{first.cloud}:{first.region}"
+    results = [group[i][1] for i in due]
+    canary = any(group[i][0].policy.verify == "canary" for i in due)
+    budgets = parts.callers.budgets
+    calls = backlog.act_calls(str(first.cloud), results, canary)
+    pace = backlog.pace(calls, partial(budgets.group, place), partial(budgets.rate, place))
+    # The time left for the keys, less what the budgets already booked (the plan step's calls).
+    booked = max(budgets.limiter(place, action).wait() for action in calls)
+    take, plan = backlog.spread(place, results, pace, parts.deadline.remaining() - booked, parts.clock.now())
+    parts.backlog.append(plan)
+    note = backlog.note(plan)
+    for i in due[take:]:
+        spec, result = group[i]
+        group[i] = (spec, result.finished(Done(Outcome.NOT_ATTEMPTED, notes=(note,))))
+    return due[:take], due[take:]
 
 
 def _put(items: list[Item], positions: list[int], new: list[Item]) -> list[Item]:

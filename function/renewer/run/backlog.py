@@ -85,15 +85,18 @@ class Backlog:
     at_risk: int  # waiting keys whose material expires (or is gone) before the next run
 
     @property
-    def keys_per_run(self) -> int:
-        return self.now if self.later else _capacity(self.pace, self.seconds)
+    def keys_per_run(self) -> int | None:
+        """Keys one run renews at this rate (None: no deadline, as on the command line)."""
+        if self.later:
+            return self.now
+        return _capacity(self.pace, self.seconds) if math.isfinite(self.seconds) else None
 
     @property
     def runs_needed(self) -> int:
         """Further runs (days, with the daily timer) the waiting keys need at this rate."""
         if not self.later:
             return 0
-        return math.ceil(self.later / max(1, self.keys_per_run))
+        return math.ceil(self.later / max(1, self.now))
 
     def to_dict(self) -> dict[str, Any]:
         cloud, _, region = self.place.partition(":")
@@ -121,6 +124,7 @@ class Backlog:
 
 
 def _capacity(p: Pace, seconds: float) -> int:
+    """Keys ``seconds`` allow at ``p`` (``seconds`` is finite: a deadline's)."""
     return max(0, math.floor(max(0.0, seconds) * p.keys_per_second * PLANNED_SHARE))
 
 
@@ -129,7 +133,7 @@ def spread(
 ) -> tuple[int, Backlog]:
     """How many of ``due`` (most urgent first) this run renews, and the place's backlog. At least
     one key is always attempted (the deadline still has the last word)."""
-    capacity = _capacity(p, seconds)
+    capacity = _capacity(p, seconds) if math.isfinite(seconds) else len(due)
     take = len(due) if capacity >= len(due) else max(1, capacity)
     waiting = due[take:]
     at_risk = sum(1 for r in waiting if _expires_before(r, now + next_run))

@@ -324,6 +324,7 @@ def build(
     api: dict[str, Any] | None = None,
     shards: list[dict[str, Any]] | None = None,
     materials: list[MaterialCheck] | None = None,
+    backlog: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
         "summary": summarize(results),
@@ -338,5 +339,6 @@ def build(
             "api": dict(api or {}),
             **({"materials": [m.to_dict() for m in materials]} if materials is not None else {}),
             **({"shards": shards} if shards is not None else {}),
+            **({"backlog": backlog} if backlog else {}),
         },
     }

@@ -8,7 +8,7 @@ import importlib.util
 import os
 import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from renewer.clock import Clock, SystemClock
 from renewer.clouds.clients import Clouds
@@ -19,6 +19,7 @@ from renewer.errors import ConfigError, EventError
 from renewer.materials.sources import build_source
 from renewer.once import OncePer
 from renewer.redact import Redactor
+from renewer.run.backlog import Backlog
 from renewer.run.budget import Budgets
 from renewer.run.deadline import Deadline
 from renewer.run.flow import ClockCheck, MaterialCache, RunContext
@@ -82,6 +83,8 @@ class Run:
     sinks: list[Sink]
     home_region: str | None
     account_id: str | None
+    #: Per place, what the act step planned (:mod:`renewer.run.backlog`); appended by each place's thread.
+    backlog: list[Backlog] = field(default_factory=list)
 
     @property
     def config(self) -> Config:
