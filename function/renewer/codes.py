@@ -147,6 +147,11 @@ CODES: dict[str, Code] = {
     ),
     "UnknownError": Code("a service error without a code", True, "Re-run; contact support if it persists."),
     "FcError": Code("Function Compute failed without a code", True, "Re-run; check the function's logs."),
+    "FanoutPayloadTooLarge": Code(
+        "a fan-out shard's event is over Function Compute's 128 KB asynchronous limit",
+        True,
+        "Nothing was imported. Shorten the key's configured name (a key id instead of a long ARN or alias).",
+    ),
     "FanoutFailed": Code(
         "invoking a fan-out worker failed: its keys were not renewed",
         True,

@@ -37,6 +37,10 @@ AWS_CHINA_REGIONS = frozenset({"cn-north-1", "cn-northwest-1"})
 # a typo (3000000 for 30) is refused rather than imported: an expiry thousands of years out would
 # quietly turn off the expiry that BYOK material is given for. Ten years; AWS's bound is tighter.
 MAX_VALIDITY_DAYS = 3650
+#: Keys per fan-out shard at most: a shard is one asynchronous invocation's payload (128 KB on Function
+#: Compute); 1,000 entries of short key ids fill about 125 KiB. Longer ids or ARNs make the coordinator
+#: cut shards shorter by their bytes (renewer.run.fanout.split).
+MAX_SHARD_SIZE = 1000
 MAX_RENEW_BEFORE_DAYS = 3650  # renew_before_days < validity_days too, unless validity_days is 0
 ENCODINGS = tuple(e.value for e in Encoding)  # a source's optional `encoding`; pkcs11 has none
 SOURCE_FIELDS = {
@@ -268,6 +272,11 @@ def _fanout(raw: Any) -> Fanout:
         )
     _only(raw, {"service", "function", "shard_size", "qualifier"}, "fanout")
     size = int(_positive(raw.get("shard_size", Fanout.shard_size), "fanout.shard_size", int))
+    if size > MAX_SHARD_SIZE:
+        raise ConfigError(
+            f"fanout.shard_size: at most {MAX_SHARD_SIZE} keys, got {size}: a shard travels as one asynchronous "
+            "invocation, whose payload Function Compute limits to 128 KB (about 1,000 short key entries)"
+        )
     service = _str(raw, "service", "fanout") if "service" in raw else None
     qualifier = _str(raw, "qualifier", "fanout") if "qualifier" in raw else None
     if service is not None and qualifier is not None:

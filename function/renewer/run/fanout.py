@@ -33,19 +33,59 @@ class Invoker(Protocol):
         """Start one asynchronous invocation; returns its request id."""
 
 
-def split(due: list[Item], size: int) -> list[tuple[Shard, list[Item]]]:
-    """Consecutive runs of ``size`` keys, in the order given (most urgent first), each with its shard.
-    Each of the N shards gets 1/N of the function's request budgets (``share``): asynchronous
-    workers may all run at once, and together they must stay within what one run may use."""
-    chunks = [due[start : start + size] for start in range(0, len(due), size)]
+#: Function Compute's limit on an asynchronous invocation's payload: 128 KB ("Limits": "the maximum
+#: payload for an asynchronous invocation is 128 KB", https://www.alibabacloud.com/help/doc-detail/2527064.html),
+#: counted here as 128,000 bytes, less room for the shard's id, count and share digits.
+MAX_ASYNC_PAYLOAD_BYTES = 128_000
+_FRAMING_BYTES = 256
+
+
+def payload(shard: Shard, options: Options) -> bytes:
+    """The worker's event: its shard and the run's options, as JSON."""
+    document = {
+        "shard": shard.to_json(),
+        "dryRun": options.dry_run,
+        "force": options.force,
+        "allowShorterExpiry": options.allow_shorter_expiry,
+    }
+    return json.dumps(document).encode()
+
+
+def _shard_key(spec: MaterialSpec, result: KeyResult) -> ShardKey:
+    return ShardKey(spec.name, result.region, result.key_id, result.cloud, result.via, result.ref.key_material_id)
+
+
+def _chunks(due: list[Item], size: int, limit: int) -> list[list[Item]]:
+    """Consecutive runs of at most ``size`` keys whose payload stays within ``limit`` bytes."""
+    empty = len(payload(Shard(1, 1, (), 1.0), Options())) + _FRAMING_BYTES
+    chunks: list[list[Item]] = []
+    current: list[Item] = []
+    used = empty
+    for spec, result in due:
+        entry = len(json.dumps(Shard(1, 1, (_shard_key(spec, result),), 1.0).to_json()["keys"][0]).encode()) + 2
+        if current and (len(current) >= size or used + entry > limit):
+            chunks.append(current)
+            current, used = [], empty
+        current.append((spec, result))
+        used += entry
+    if current:
+        chunks.append(current)
+    return chunks
+
+
+def split(due: list[Item], size: int, limit: int = MAX_ASYNC_PAYLOAD_BYTES) -> list[tuple[Shard, list[Item]]]:
+    """Consecutive runs of at most ``size`` keys, in the order given (most urgent first), each with its
+    shard; a run is cut short where its payload would pass Function Compute's asynchronous limit
+    (``limit`` bytes: long key ids or ARNs fit fewer keys). Each of the N shards gets 1/N of the
+    function's request budgets (``share``): asynchronous workers may all run at once, and together
+    they must stay within what one run may use."""
+    chunks = _chunks(due, size, limit)
     return [
         (
             Shard(
                 i,
                 len(chunks),
-                tuple(
-                    ShardKey(spec.name, r.region, r.key_id, r.cloud, r.via, r.ref.key_material_id) for spec, r in chunk
-                ),
+                tuple(_shard_key(spec, r) for spec, r in chunk),
                 1.0 / len(chunks),
             ),
             chunk,
@@ -62,17 +102,22 @@ def fan_out(
     records = []
     results: list[Item] = []
     for shard, chunk in split(due, fanout.shard_size):
-        payload = json.dumps(
-            {
-                "shard": shard.to_json(),
-                "dryRun": options.dry_run,
-                "force": options.force,
-                "allowShorterExpiry": options.allow_shorter_expiry,
-            }
-        )
-        record: dict[str, Any] = {"id": shard.id, "of": shard.of, "keys": len(shard.keys), "request_id": None}
+        event = payload(shard, options)
+        record: dict[str, Any] = {
+            "id": shard.id,
+            "of": shard.of,
+            "keys": len(shard.keys),
+            "bytes": len(event),
+            "request_id": None,
+        }
         try:
-            record["request_id"] = invoker.invoke_async(payload.encode())
+            if len(event) > MAX_ASYNC_PAYLOAD_BYTES:  # one key whose names alone do not fit
+                raise EventError(
+                    f"the shard's event is {len(event)} bytes, over the {MAX_ASYNC_PAYLOAD_BYTES} bytes Function "
+                    "Compute takes asynchronously",
+                    code="FanoutPayloadTooLarge",
+                )
+            record["request_id"] = invoker.invoke_async(event)
             record["status"] = "invoked"
         except RenewerError as exc:
             record.update(status="failed", error=f"{exc.code}: {exc.message}")
