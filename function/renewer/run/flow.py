@@ -299,7 +299,7 @@ def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyRe
     try:
         described = Described(ctx.kms_for(result.cloud, result.region).describe_key(result.key_id).key_id)
     except RenewerError as exc:
-        if not isinstance(exc, CloudError) or exc.kind is ErrorKind.TRANSIENT:
+        if not isinstance(exc, CloudError) or exc.kind.retried:  # transient or throttled: unknown
             return result.fail("AmbiguityUnchecked", f"{exc.code}: {exc.message}")
         return result.finished(Done.skipped())
     return result.planned(described).finished(Done.skipped())
