@@ -82,6 +82,8 @@ def test_coordinator_fans_out_three_shards_and_workers_renew_them(cloud: Cloud, 
     for report in worker_reports:
         assert report["run"]["trigger"].startswith("shard:")
         assert len(report["keys"]) == 3
+        # Each of the 3 shards paces at a third of the budgets: Alibaba's query quota 50 x 0.9 / 3.
+        assert report["run"]["api"]["budgets"]["alibaba:cn-hangzhou"]["query"]["rate"] == 15.0
         renewed.update(outcomes(report))
     assert renewed == {**dict.fromkeys(due[:8], "renewed"), due[8]: "recovered"}
     imports = [c for c in cloud.admin("GET", "calls")[logged:] if c["action"] == "ImportKeyMaterial"]
