@@ -107,7 +107,8 @@ package-size: $(STAMP)
 clean:
 	rm -rf $(VENV) $(VENV312) node_modules .softhsm .pytest_cache .ruff_cache build infra/cdk.out
 
-# Benchmark against the emulator (127.0.0.1 only); writes bench/results/. BENCH_ARGS=--quick for a fast check.
+# Benchmark against the emulator (127.0.0.1 only); writes bench/results/. BENCH_ARGS=--quick for a fast check;
+# BENCH_ARGS=--quotas-only re-runs just the request-quota scenarios (bench/quotas.py), --no-quotas skips them.
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP) bench/requirements.txt

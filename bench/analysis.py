@@ -119,18 +119,21 @@ def overhead(results: dict[str, Any]) -> dict[str, Any] | None:
 
 def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     """Each target: what it is, the measured value as text, and whether it is met (None: not measured)."""
+    return [*_fleet_targets(results), *quota_targets(results.get("quotas"))]
+
+
+def _fleet_targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     runs = {r["scenario"]: r for r in [*results["fleets"], *results["sweep"], results["qps"]]}
     ours = list(runs.values())  # a sweep point may reuse a fleet run: count each run once
     headline = next((r for r in results["fleets"] if r["keys"] == 1000 and r["due"] == 1000), None)
     speed = next((b for b in results["baselines"] if b["keys"] == 1000 and b["due"] == 1000), None)
-    qps = results["qps"]
+    qps, cold = results["qps"], results["cold_start"]
+    throttled, failed = qps["throttled_in_log"], qps["failures"]
     skipped = sum(r["skipped"] for r in ours)
     skipped_ok = sum(r["skipped_exactly_one_call"] for r in ours)
     renewed = sum(r["renewed"] for r in ours)
     renewed_ok = sum(r["renewed_exactly_four_calls"] for r in ours)
     reads_ok = sum(1 for r in ours if r["secret_reads"] == r["secret_reads_in_log"] == (1 if r["renewed"] else 0))
-    cold = results["cold_start"]
-    throttled, failed = qps["throttled_in_log"], qps["failures"]
     return [
         _target("1,000 due keys, 20 ms: wall / bound ≤ 1.5", headline and headline["wall_over_bound"], 1.5, "≤"),
         _target("1,000 due keys: speedup over the sequential baseline ≥ 10×", speed and speed["speedup"], 10, "≥"),
@@ -152,11 +155,53 @@ def targets(results: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _target(what: str, value: float | None, limit: float, sense: str) -> dict[str, Any]:
+def quota_targets(quotas: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The request-quota scenarios' targets (see :mod:`quotas`); none when they were not run."""
+    if not quotas:
+        return []
+    one, fan, aws = quotas["alibaba"], quotas["fanout"], quotas.get("aws")
+    keys = f"{one['keys']:,} keys"
+    targets = [
+        _target(f"quotas, one run ({keys}, 40% of query taken): wall / bound ≤ 1.2", one["wall_over_bound"], 1.2, "≤"),
+        _flag("quotas, one run: failures", str(one["failures"]), one["failures"] == 0),
+        _target("quotas, one run: throttled / calls ≤ 2%", 100 * one["throttled_share"], 2.0, "≤", "%"),
+        _target(
+            f"quotas, fan-out over {fan['shards']} shards: peak calls/s sent / quota ≤ 1.0",
+            fan["peak_over_quota"],
+            1.0,
+            "≤",
+        ),
+        _flag("quotas, fan-out: failures", str(fan["failures"]), fan["failures"] == 0),
+        _target("quotas, fan-out: throttled / calls ≤ 2%", 100 * fan["throttled_share"], 2.0, "≤", "%"),
+        {
+            "target": "quotas, fan-out: wall / bound (no target)",
+            "measured": f"{fan['wall_over_bound']:.2f}",
+            "met": None,
+        },
+    ]
+    if aws:
+        ratio = aws["days_needed_over_expected"]
+        targets += [
+            _flag(
+                f"quotas, AWS ({aws['keys']:,} keys, GetParametersForImport 1/s): renewed ones expire first",
+                f"{aws['renewed']:,} renewed, {aws['waiting']:,} waiting, {aws['misordered_keys']} out of order",
+                aws["most_urgent_first"] and aws["renewed"] > 0,
+            ),
+            _flag(
+                "quotas, AWS: days_needed / ⌈waiting / keys_per_run⌉ = 1",
+                "no backlog reported" if ratio is None else f"{ratio:.2f}",
+                ratio == 1.0,
+            ),
+            _flag("quotas, AWS: failures", str(aws["failures"]), aws["failures"] == 0),
+        ]
+    return targets
+
+
+def _target(what: str, value: float | None, limit: float, sense: str, unit: str = "") -> dict[str, Any]:
     if value is None:
         return {"target": what, "measured": "not measured", "met": None}
     met = value <= limit if sense == "≤" else value >= limit
-    return {"target": what, "measured": f"{value:.2f}", "met": met}
+    return {"target": what, "measured": f"{value:.2f}{unit}", "met": met}
 
 
 def _flag(what: str, measured: str, met: bool) -> dict[str, Any]:

@@ -5,8 +5,9 @@
 Starts the emulator on 127.0.0.1 (``--reuse-wrapping-keys``), seeds one fleet through the official SDK
 and measures, with injected per-call latency: fleets of 100, 1,000 and 5,000 keys at 10/50/100% due
 against a naive sequential SDK loop; keys/s against concurrency; the request budget under a service
-QPS limit; and the handler's cold start. Writes ``bench/results/`` (see :mod:`output`) and prints
-the Markdown. Targets are flagged ✓/✗, never asserted: this is a measurement, not a test.
+QPS limit; the handler's cold start; and the request-quota scenarios (:mod:`quotas`, issue #15;
+``--quotas-only`` runs just those and updates their part of the results). Writes ``bench/results/``
+(see :mod:`output`) and prints the Markdown. Targets are flagged ✓/✗, never asserted: this is a measurement, not a test.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 
 import analysis
 import output
+import quotas
 from baseline import run_baseline
 from coldstart import measure_cold_start
 from harness import ACCESS_KEY_ID, ACCESS_KEY_SECRET, REGION, Fleet, Scenario, nproc
@@ -42,6 +44,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--latency-ms", type=float, default=20.0, help="injected latency per call (default 20)")
     parser.add_argument("--concurrency", type=int, default=16, help="keys in flight for the fleet runs (default 16)")
     parser.add_argument("--qps-limit", type=int, default=50, help="the service's QPS limit (default 50)")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument(
+        "--quotas-only", action="store_true", help="only the request-quota scenarios (the rest from results.json)"
+    )
+    which.add_argument("--no-quotas", action="store_true", help="skip the request-quota scenarios")
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     return args
@@ -137,9 +144,36 @@ def _all_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
     return [*results["fleets"], *results["baselines"], *results["sweep"], results["qps"]]
 
 
+def run_quotas(args: argparse.Namespace) -> dict[str, Any]:
+    """The request-quota scenarios (300 keys and a 60 s AWS timeout with ``--quick``), with their notes."""
+    started = time.perf_counter()
+    found = quotas.run_quotas(300 if args.quick else 1000, 60 if args.quick else 120)
+    found.update(
+        command=command(args),
+        date=datetime.date.today().isoformat(),
+        seconds=time.perf_counter() - started,
+        notes=quotas.notes(found),
+    )
+    return found
+
+
+def quotas_only(args: argparse.Namespace) -> int:
+    """Re-run the quota scenarios and rewrite the results with the other sections as they were."""
+    results = output.read()
+    if results is None:
+        print("bench/results/results.json is missing: run `make bench` once first", file=sys.stderr)
+        return 2
+    results["quotas"] = run_quotas(args)
+    results["targets"] = analysis.targets(results)
+    print(output.write(results))
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     quiet()
+    if args.quotas_only:
+        return quotas_only(args)
     sizes = (100, 1000) if args.quick else (100, 1000, 5000)
     started = time.perf_counter()
     with spawn((REGION,), ACCESS_KEY_ID, ACCESS_KEY_SECRET, extra_args=("--reuse-wrapping-keys",)) as emulator:
@@ -152,6 +186,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     cold = measure_cold_start(7 if args.quick else 15)
     progress(f"cold start: {cold['ratio']:.2f}× the SDK import alone")
     results: dict[str, Any] = {"fleets": fleets, "baselines": baselines, "sweep": sweep, "qps": qps, "cold_start": cold}
+    if not args.no_quotas:
+        results["quotas"] = run_quotas(args)
     results["overhead"] = analysis.overhead(results)
     results["notes"] = notes(args, results, fleet)
     results["targets"] = analysis.targets(results)
@@ -174,9 +210,13 @@ def cpu_ceilings(sweep: list[dict[str, Any]]) -> dict[str, float] | None:
     }
 
 
+def command(args: argparse.Namespace) -> str:
+    return "make bench" + (f" BENCH_ARGS='{' '.join(args.argv)}'" if args.argv else "")
+
+
 def meta(args: argparse.Namespace, sweep: list[dict[str, Any]], seconds: float) -> dict[str, Any]:
     return {
-        "command": "make bench" + (f" BENCH_ARGS='{' '.join(args.argv)}'" if args.argv else ""),
+        "command": command(args),
         "mode": "quick" if args.quick else "full",
         "nproc": nproc(),
         "python": platform.python_version(),

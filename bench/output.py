@@ -1,11 +1,14 @@
-"""The results: ``results.md`` (small: the README shows it), ``results.json`` (every number) and
-``throughput.png`` (keys/s against concurrency, with the theoretical line)."""
+"""The results: ``results.md`` (small: the README shows it), ``results.json`` (every number),
+``throughput.png`` (keys/s against concurrency, with the theoretical line) and, when the request-quota
+scenarios ran, ``quota_rate.png`` (:mod:`quota_output`)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+
+import quota_output
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -139,6 +142,7 @@ def markdown(results: dict[str, Any]) -> str:
             ["runs", "`import index` / `import alibabacloud_kms20160120.client`", "boto3 / botocore imported"],
             [[str(cold["runs"]), f"{cold['ratio']:.2f}", ", ".join(cold["aws_sdk_imported"]) or "no"]],
         ),
+        *(quota_output.markdown(results["quotas"], _table) if results.get("quotas") else []),
         "## Notes",
         "",
         *(f"- {note}" for note in results["notes"]),
@@ -187,10 +191,20 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def write(results: dict[str, Any], directory: Path = RESULTS_DIR) -> str:
-    """Write results.md, results.json and throughput.png; returns the Markdown."""
+    """Write results.md, results.json and the charts; returns the Markdown."""
     directory.mkdir(parents=True, exist_ok=True)
     text = markdown(results)
     (directory / "results.md").write_text(text, encoding="utf-8")
     (directory / "results.json").write_text(json.dumps(results, indent=1, sort_keys=True) + "\n", encoding="utf-8")
     plot(results, directory / "throughput.png")
+    if results.get("quotas"):
+        quota_output.plot(results["quotas"], directory / quota_output.CHART)
     return text
+
+
+def read(directory: Path = RESULTS_DIR) -> dict[str, Any] | None:
+    """The results.json an earlier run wrote, or None."""
+    try:
+        return json.loads((directory / "results.json").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
