@@ -34,8 +34,9 @@ _TOKEN = re.compile(r"[\x21-\x7e]{16,256}")  # visible ASCII: it travels in an H
 
 
 def new_token() -> str:
-    """A fresh random token (256 bits, URL-safe base64)."""
-    return secrets.token_urlsafe(32)
+    """A fresh random token: 256 bits as 64 hex digits. Not URL-safe base64, whose tokens start with
+    ``-`` one time in 64, and a command line then reads ``--admin-token -x...`` as a missing value."""
+    return secrets.token_hex(32)
 
 
 def check_token(token: str) -> str:

@@ -253,7 +253,7 @@ def spawn(
     for function in functions:
         command += ["--function", function.argument()]
     if admin_token is not None:
-        command += ["--admin-token", admin_token]
+        command += [f"--admin-token={admin_token}"]
     with contextlib.ExitStack() as stack:
         stderr = (
             stack.enter_context(stderr_path.open("w+"))

@@ -220,7 +220,7 @@ def seed_command(emulator: Any, *args: str) -> subprocess.CompletedProcess[str]:
         command += ["--endpoint", f"{region}={emulator.url(region)}"]
     command += ["--access-key-id", ACCESS_KEY_ID, "--access-key-secret", ACCESS_KEY_SECRET, *args]
     if "--admin-token" not in args:
-        command += ["--admin-token", emulator.admin_token]
+        command += [f"--admin-token={emulator.admin_token}"]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False, cwd=ROOT)
 
 
