@@ -11,7 +11,7 @@ from renewer.clock import ManualClock
 from renewer.config import Limits
 from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
 from renewer.run import quotas
-from renewer.run.budget import FLOOR, HEADROOM, RECOVERY_SECONDS, Budgets, RateLimiter
+from renewer.run.budget import DECREASE, FLOOR, HEADROOM, RECOVERY_SECONDS, Budgets, RateLimiter
 from renewer.run.deadline import Deadline
 from renewer.run.retry import Backoff, Caller, CallStats
 
@@ -222,26 +222,46 @@ def test_an_event_without_a_share_is_a_whole_share() -> None:
 def test_a_throttling_burst_lowers_the_rate_then_it_climbs_back_to_the_ceiling_never_above(clock: ManualClock) -> None:
     limiter = RateLimiter(10, clock)
     limiter.acquire()
-    for _ in range(5):  # one burst of refusals of calls paced at the same rate: one signal, one halving
+    for _ in range(5):  # one burst of refusals of calls paced at the same rate: one signal, one decrease
         limiter.throttle()
-    assert limiter.rate == 5 and limiter.throttled == 5
-    limiter.acquire()  # a call paced at the lowered rate, refused too: halved again
+    assert limiter.rate == pytest.approx(10 * DECREASE) and limiter.throttled == 5
+    limiter.acquire()  # a call paced at the lowered rate, refused too: lowered again
     limiter.throttle()
-    assert limiter.rate == 2.5 and limiter.lowest == 2.5
-    for _ in range(10):  # refused for long: never below the floor
+    assert limiter.rate == pytest.approx(10 * DECREASE**2) and limiter.lowest == limiter.rate
+    for _ in range(20):  # refused for long: never below the floor
         limiter.acquire()
         limiter.throttle()
     assert limiter.rate == pytest.approx(10 * FLOOR) and limiter.lowest == pytest.approx(10 * FLOOR)
 
     rates = []
-    for _ in range(15):  # the service accepts again: one step a second, up to the ceiling
+    for _ in range(30):  # the service accepts again: one step a second, up to the ceiling
         clock.advance(RECOVERY_SECONDS)
         limiter.recover()
         limiter.recover()  # several successes within the same second: one step
         rates.append(limiter.rate)
     assert rates == sorted(rates) and max(rates) == 10  # climbs, and stops at the ceiling
-    assert rates.index(10) == 9  # from the floor to the ceiling in 10 steps of a tenth
+    # Refused at the floor, so past it at once: probes of 1, 2, 4, 8% of the ceiling, then 10% a second.
+    assert rates[:4] == pytest.approx(
+        [10 * (FLOOR + 0.01), 10 * (FLOOR + 0.03), 10 * (FLOOR + 0.07), 10 * (FLOOR + 0.15)]
+    )
+    assert rates.index(10) < 14
     assert limiter.lowest == pytest.approx(10 * FLOOR)  # the report keeps the lowest
+
+
+def test_after_a_refusal_the_rate_climbs_fast_to_just_under_it_then_probes_slowly(clock: ManualClock) -> None:
+    """A workload the run cannot see leaves it 30 of 45 calls a second: refused at 31.5, it settles
+    just under: back to 90% of 31.5 quickly, then a step of a hundredth of the ceiling, doubling."""
+    limiter = RateLimiter(45, clock)
+    limiter.rate = 31.5
+    limiter.acquire()
+    limiter.throttle()
+    assert limiter.rate == pytest.approx(31.5 * DECREASE)
+    rates = []
+    for _ in range(5):
+        clock.advance(RECOVERY_SECONDS)
+        limiter.recover()
+        rates.append(round(limiter.rate, 3))
+    assert rates == pytest.approx([26.55, 28.35, 28.8, 29.7, 31.5])
 
 
 def test_refusals_of_calls_paced_before_a_decrease_do_not_lower_the_rate_again(clock: ManualClock) -> None:
@@ -264,15 +284,15 @@ def test_refusals_of_calls_paced_before_a_decrease_do_not_lower_the_rate_again(c
         thread.start()
     for thread in threads:
         thread.join()
-    assert limiter.throttled == 4 and limiter.rate == 20
+    assert limiter.throttled == 4 and limiter.rate == pytest.approx(40 * DECREASE)
 
 
 def test_a_throttled_answer_holds_the_next_slot_back_by_one_new_interval(clock: ManualClock) -> None:
     limiter = RateLimiter(4, clock)
     limiter.acquire()
     limiter.throttle()
-    assert limiter.wait() == pytest.approx(0.5)  # 1 / (4 / 2)
-    assert limiter.acquire() == pytest.approx(0.5)
+    assert limiter.wait() == pytest.approx(1 / (4 * DECREASE))
+    assert limiter.acquire() == pytest.approx(1 / (4 * DECREASE))
 
 
 def test_retry_after_is_honoured(clock: ManualClock) -> None:

@@ -18,16 +18,21 @@ its own :class:`RateLimiter`, at
 ``limits.max_qps`` / ``limits.region_max_qps``, when set, still cap all calls of a region together
 (scaled by ``shard_share`` too); they are no longer the budget itself.
 
-Adaptive (AIMD, additive increase / multiplicative decrease): a call the service throttles
-(:attr:`ErrorKind.THROTTLED`) halves its group's rate, down to 1/64 of the ceiling, and holds the
-group's next call back by the Retry-After the service sent, else by one new interval. Only a call
-sent at the current rate lowers it again: refusals of calls paced before the last decrease are one
-signal already acted on (a burst of concurrent refusals halves the rate once), so the rate falls
-as fast as the service answers and no further. Every second of successes adds a tenth of the
-ceiling back, never above it. AIMD rather than botocore's "adaptive" mode (a CUBIC curve fitted
-to the throttles it sees, made to *find* an unknown capacity): here the ceiling is known, the
-published quota, so only a retreat below it and a bounded climb back are needed, and a linear climb
-is easy to reason about and to test with a manual clock.
+Adaptive (AIMD, additive increase / multiplicative decrease, with the rate that was throttled
+remembered): a call the service throttles (:attr:`ErrorKind.THROTTLED`) lowers its group's rate to
+:data:`DECREASE` (0.7, the AWS SDKs' adaptive mode's beta) of what it was, down to 1/64 of the
+ceiling, remembers the rate it was throttled at, and holds the group's next call back by the
+Retry-After the service sent, else by one new interval. Only a call sent at the current rate lowers
+it again: refusals of calls paced before the last decrease are one signal already acted on (a burst
+of concurrent refusals lowers the rate once), so the rate falls as fast as the service answers and
+no further. Every second of successes climbs back: by a tenth of the ceiling while below
+:data:`SAFE` (0.9) of the throttled rate, then by a probe past it that starts at :data:`PROBE` (a
+hundredth) and doubles each quiet second up to a tenth, never above the ceiling. So a run that
+shares its quota with a workload it cannot see (another application of the account) settles just
+under what is left to it: a quick climb to where it was refused, then a slow probe (measured in
+``bench/results/results.md``, "Request quotas").
+Not botocore's CUBIC curve, made to *find* an unknown capacity: here the ceiling is known (the
+published quota), and linear steps are easy to reason about and to test with a manual clock.
 """
 
 from __future__ import annotations
@@ -48,12 +53,15 @@ if TYPE_CHECKING:
 
 #: The fraction of a quota a run paces at (see the module docstring).
 HEADROOM = 0.9
-#: Throttling halves a rate (multiplicative decrease), never below the ceiling times FLOOR.
-DECREASE = 0.5
+#: Throttling multiplies a rate by DECREASE (multiplicative decrease), never below the ceiling x FLOOR.
+DECREASE = 0.7
 FLOOR = 1 / 64
 #: Each second of successes (at most one step per RECOVERY_SECONDS) adds this fraction of the
-#: ceiling back (additive increase): from the floor to the ceiling in about ten seconds of calls.
+#: ceiling back (additive increase) while the rate is below SAFE x the rate last throttled at...
 INCREASE = 0.1
+SAFE = 0.9
+#: ... and this fraction past it: a slow probe for quota another workload has given back.
+PROBE = 0.01
 RECOVERY_SECONDS = 1.0
 
 
@@ -68,6 +76,8 @@ class RateLimiter:
         self.ceiling = float(max_qps)
         self.rate = self.ceiling
         self.lowest = self.ceiling  # the lowest rate reached (for the report)
+        self.refused_at = math.inf  # the rate last throttled at: climbing slows near it
+        self._probe = PROBE  # the step past it: doubles each quiet second, back to PROBE when throttled
         self.clock = clock
         self.calls = 0
         self.throttled = 0
@@ -101,13 +111,15 @@ class RateLimiter:
         return wait
 
     def throttle(self, retry_after: float | None = None) -> None:
-        """The service refused this thread's last call for its rate: halve the rate, unless that
+        """The service refused this thread's last call for its rate: lower the rate, unless that
         call was paced before the last decrease (a signal already acted on), and hold the next slot
         back by ``retry_after`` seconds when the service said so, else by one interval."""
         with self._lock:
             now = self.clock.monotonic()
             self.throttled += 1
             if getattr(self._taken, "epoch", self._epoch) == self._epoch:
+                self.refused_at = self.rate
+                self._probe = PROBE
                 self.rate = max(self.ceiling * FLOOR, self.rate * DECREASE)
                 self.lowest = min(self.lowest, self.rate)
                 self._changed = now
@@ -116,11 +128,19 @@ class RateLimiter:
             self._next = max(self._next, now + pause)
 
     def recover(self) -> None:
-        """A call succeeded: after a quiet second, add a step of the ceiling back (never above it)."""
+        """A call succeeded: after a quiet second, a step back up (never above the ceiling): a tenth
+        of the ceiling up to :data:`SAFE` of the rate last throttled at, a probe past it (from a
+        hundredth, doubling each quiet second)."""
         with self._lock:
             now = self.clock.monotonic()
             if self.rate < self.ceiling and now - self._changed >= RECOVERY_SECONDS:
-                self.rate = min(self.ceiling, self.rate + self.ceiling * INCREASE)
+                safe = self.refused_at * SAFE
+                if self.rate < safe:
+                    self.rate = min(safe, self.rate + self.ceiling * INCREASE)
+                else:  # past where it was refused: a probe, doubled each quiet second up to INCREASE
+                    self.rate = self.rate + self.ceiling * self._probe
+                    self._probe = min(INCREASE, self._probe * 2)
+                self.rate = min(self.ceiling, self.rate)
                 self._changed = now
 
     def wait(self) -> float:
