@@ -11,7 +11,7 @@ from renewer.clock import ManualClock
 from renewer.config import Limits
 from renewer.errors import CloudError, DeadlineExceeded, ErrorKind
 from renewer.run import quotas
-from renewer.run.budget import DECREASE, FLOOR, HEADROOM, RECOVERY_SECONDS, Budgets, RateLimiter
+from renewer.run.budget import DECREASE, FLOOR, HEADROOM, RECOVERY_SECONDS, WORKER_START, Budgets, RateLimiter
 from renewer.run.deadline import Deadline
 from renewer.run.retry import Backoff, Caller, CallStats
 
@@ -195,6 +195,19 @@ def test_four_shards_get_a_quarter_each_and_together_stay_within_one_run(clock: 
         assert each == pytest.approx([whole.rate(place, action) / 4] * 4)
         assert sum(each) <= whole.rate(place, action) * (1 + 1e-9)
         assert sum(each) <= quotas.published(quotas.cloud_of(place), whole.group(place, action))
+
+
+def test_a_worker_starts_at_half_its_share_and_climbs_to_it(clock: ManualClock) -> None:
+    """Workers invoked together would each arrive at full rate in the same second: a worker's groups
+    start at WORKER_START of its share and climb a tenth of it a second; a whole run starts at full rate."""
+    worker = Budgets.from_limits(Limits(), clock, shard_share=0.25).limiter(HANGZHOU, "DescribeKey")
+    assert worker.rate == pytest.approx(worker.ceiling * WORKER_START) and worker.lowest == worker.ceiling
+    for _ in range(5):
+        clock.advance(RECOVERY_SECONDS)
+        worker.recover()
+    assert worker.rate == pytest.approx(worker.ceiling)
+    whole = Budgets.from_limits(Limits(), clock).limiter(HANGZHOU, "DescribeKey")
+    assert whole.rate == whole.ceiling
 
 
 @pytest.mark.parametrize("share", [0, 1.5, -1, "0.5", True, None])

@@ -63,6 +63,10 @@ SAFE = 0.9
 #: ... and this fraction past it: a slow probe for quota another workload has given back.
 PROBE = 0.01
 RECOVERY_SECONDS = 1.0
+#: A fan-out worker starts each group at this fraction of its share and climbs (by a tenth of it a
+#: second): workers invoked together then do not all arrive at full rate in the same second, the
+#: burst that throttled them while each learnt on its own what the others left (see bench/).
+WORKER_START = 0.5
 
 
 class RateLimiter:
@@ -70,11 +74,11 @@ class RateLimiter:
     any one-second window holds at most ``rate`` + 1 calls. ``rate`` starts at ``max_qps`` (the
     ceiling), is halved by :meth:`throttle` and climbs back by :meth:`recover`."""
 
-    def __init__(self, max_qps: float, clock: Clock) -> None:
+    def __init__(self, max_qps: float, clock: Clock, start: float = 1.0) -> None:
         if not max_qps > 0 or not math.isfinite(max_qps):
             raise ValueError("max_qps must be > 0")
         self.ceiling = float(max_qps)
-        self.rate = self.ceiling
+        self.rate = self.ceiling * start  # below 1: climbs to the ceiling by recover()
         self.lowest = self.ceiling  # the lowest rate reached (for the report)
         self.refused_at = math.inf  # the rate last throttled at: climbing slows near it
         self._probe = PROBE  # the step past it: doubles each quiet second, back to PROBE when throttled
@@ -257,7 +261,8 @@ class Budgets:
         where = (place, self.group(place, action))
         with self._lock:
             if where not in self._limiters:
-                self._limiters[where] = RateLimiter(self.group_rate(*where), self.clock)
+                start = WORKER_START if self.shard_share < 1 else 1.0
+                self._limiters[where] = RateLimiter(self.group_rate(*where), self.clock, start)
             return self._limiters[where]
 
     def for_place(self, place: str) -> PlaceBudget:
