@@ -199,8 +199,9 @@ def notes(found: dict[str, Any]) -> list[str]:
         "Peak = the most calls one group received (admitted + throttled) in one second of the emulator's clock: "
         "what the renewer sent. The admitted calls alone can never exceed the quota, the emulator refuses the rest.",
         "The competing workload is invisible to the renewer, whose default settings pace `query` at 90% of the "
-        "published 50/s: it learns of the 40% only from the throttling (its adaptive rate halves the group's rate "
-        "and climbs back); `limits.quota_share: 0.6` would tell it beforehand. Throttled calls are retried.",
+        "published 50/s: it learns of the 40% only from the throttling (its adaptive rate falls to 0.7 of itself, "
+        "climbs back fast to 90% of where it was refused, then probes slowly); `limits.quota_share: 0.6` would tell "
+        "it beforehand. Throttled calls are retried. Fan-out workers start each group at half their share.",
         f"Fan-out: the coordinator plans (a `DescribeKey` per key) and invokes {SHARDS} asynchronous workers, each "
         f"with 1/{SHARDS} of the budgets; the emulator's Function Compute runs them in its own process (sharing its "
         "CPU); wall = from the coordinator's start to the last worker's end.",
@@ -209,9 +210,7 @@ def notes(found: dict[str, Any]) -> list[str]:
     ]
     if aws:
         lines.append(
-            f"AWS: the material from an `env` source; `limits.quotas` sets `ListKeyRotations` to 100/s (the emulator's "
-            "published figure): the function assumes 5/s and its plan step calls it once per AWS key, so planning "
-            f"{aws['keys']:,} keys at 4.5/s would take longer than the timeout. The timeout is what the handler passes "
-            "from `context.function.timeout`."
+            "AWS: the material from an `env` source, default settings; the plan step calls `ListKeyRotations` once "
+            "per AWS key (100/s published). The timeout is what the handler passes from `context.function.timeout`."
         )
     return lines

@@ -26,8 +26,8 @@ Retry-After the service sent, else by one new interval. Only a call sent at the 
 it again: refusals of calls paced before the last decrease are one signal already acted on (a burst
 of concurrent refusals lowers the rate once), so the rate falls as fast as the service answers and
 no further. Every second of successes climbs back: by a tenth of the ceiling while below
-:data:`SAFE` (0.9) of the throttled rate, then by a probe past it that starts at :data:`PROBE` (a
-hundredth) and doubles each quiet second up to a tenth, never above the ceiling. So a run that
+:data:`SAFE` (0.9) of the throttled rate, then by :data:`PROBE` (a hundredth) past it, never above
+the ceiling; a rate refused near the floor (throttled for long) sets no level, the climb stays fast. So a run that
 shares its quota with a workload it cannot see (another application of the account) settles just
 under what is left to it: a quick climb to where it was refused, then a slow probe (measured in
 ``bench/results/results.md``, "Request quotas").
@@ -60,8 +60,10 @@ FLOOR = 1 / 64
 #: ceiling back (additive increase) while the rate is below SAFE x the rate last throttled at...
 INCREASE = 0.1
 SAFE = 0.9
-#: ... and this fraction past it: a slow probe for quota another workload has given back.
+#: ... and this fraction past it: a slow probe for quota another workload has given back. A rate
+#: refused below LOW x the ceiling (throttled for long, as in an outage) sets no level: the climb is fast.
 PROBE = 0.01
+LOW = 0.25
 RECOVERY_SECONDS = 1.0
 #: A fan-out worker starts each group at this fraction of its share and climbs (by a tenth of it a
 #: second): workers invoked together then do not all arrive at full rate in the same second, the
@@ -81,7 +83,6 @@ class RateLimiter:
         self.rate = self.ceiling * start  # below 1: climbs to the ceiling by recover()
         self.lowest = self.ceiling  # the lowest rate reached (for the report)
         self.refused_at = math.inf  # the rate last throttled at: climbing slows near it
-        self._probe = PROBE  # the step past it: doubles each quiet second, back to PROBE when throttled
         self.clock = clock
         self.calls = 0
         self.throttled = 0
@@ -123,7 +124,6 @@ class RateLimiter:
             self.throttled += 1
             if getattr(self._taken, "epoch", self._epoch) == self._epoch:
                 self.refused_at = self.rate
-                self._probe = PROBE
                 self.rate = max(self.ceiling * FLOOR, self.rate * DECREASE)
                 self.lowest = min(self.lowest, self.rate)
                 self._changed = now
@@ -133,17 +133,17 @@ class RateLimiter:
 
     def recover(self) -> None:
         """A call succeeded: after a quiet second, a step back up (never above the ceiling): a tenth
-        of the ceiling up to :data:`SAFE` of the rate last throttled at, a probe past it (from a
-        hundredth, doubling each quiet second)."""
+        of the ceiling up to :data:`SAFE` of the rate last throttled at, a hundredth past it."""
         with self._lock:
             now = self.clock.monotonic()
             if self.rate < self.ceiling and now - self._changed >= RECOVERY_SECONDS:
                 safe = self.refused_at * SAFE
+                if safe < self.ceiling * LOW:  # refused near the floor (an outage): no level to keep under
+                    safe = self.ceiling
                 if self.rate < safe:
                     self.rate = min(safe, self.rate + self.ceiling * INCREASE)
-                else:  # past where it was refused: a probe, doubled each quiet second up to INCREASE
-                    self.rate = self.rate + self.ceiling * self._probe
-                    self._probe = min(INCREASE, self._probe * 2)
+                else:  # past where it was refused: a slow probe
+                    self.rate = self.rate + self.ceiling * PROBE
                 self.rate = min(self.ceiling, self.rate)
                 self._changed = now
 
