@@ -24,6 +24,7 @@ from renewer.clouds.targets import ImportParameters, KeyInfo, parse_http_date, p
 from renewer.credentials import Credentials, default_chain
 from renewer.errors import CloudError, ErrorKind, kind_from, retry_after
 from renewer.inputs import clip
+from renewer.materials.wrapping import WrappingAlgorithm
 from renewer.once import OncePer
 from renewer.run.retry import Caller
 from renewer.settings import Settings
@@ -213,8 +214,7 @@ class AlibabaKms:
         )
 
     def get_parameters_for_import(self, key_id: str, algorithm: str) -> ImportParameters:
-        # SM2PKE wraps under an SM2 public key (EC_SM2); every other algorithm under RSA_2048.
-        spec = "EC_SM2" if algorithm == "SM2PKE" else "RSA_2048"
+        spec = WrappingAlgorithm(algorithm).wrapping_key_spec  # EC_SM2 for SM2PKE, else RSA_2048
         request = kms_models.GetParametersForImportRequest(
             key_id=key_id, wrapping_algorithm=algorithm, wrapping_key_spec=spec
         )

@@ -44,6 +44,16 @@ class ShardKey:
     via: str = "config"  # "config": listed under the material; "discovery": found by its tag
     key_material_id: str | None = None  # AWS: the key material of the key (keys[].key_material_id)
 
+    def to_json(self) -> dict[str, str]:
+        return {
+            "material": self.material,
+            "cloud": self.cloud,
+            "region": self.region,
+            "key_id": self.key_id,
+            "via": self.via,
+            **({"key_material_id": self.key_material_id} if self.key_material_id else {}),
+        }
+
 
 @dataclass(frozen=True)
 class Shard:
@@ -59,17 +69,7 @@ class Shard:
     share: float = 1.0
 
     def to_json(self) -> dict[str, Any]:
-        keys = [
-            {
-                "material": k.material,
-                "cloud": k.cloud,
-                "region": k.region,
-                "key_id": k.key_id,
-                "via": k.via,
-                **({"key_material_id": k.key_material_id} if k.key_material_id else {}),
-            }
-            for k in self.keys
-        ]
+        keys = [k.to_json() for k in self.keys]
         return {"id": self.id, "of": self.of, "keys": keys, "share": self.share}
 
 

@@ -97,9 +97,7 @@ def _finish(
     plans = sorted(parts.backlog, key=lambda plan: plan.place)
     backlog_warnings = [w for w in (plan.warning() for plan in plans) if w]
     warnings = [*parts.config.warnings, *ctx.clock_check.warnings, *backlog_warnings]
-    for warning in backlog_warnings:
-        log_event("warning", message=warning)
-    for warning in ctx.clock_check.warnings:
+    for warning in [*ctx.clock_check.warnings, *backlog_warnings]:  # the configuration's were logged at the start
         log_event("warning", message=warning)
     sent: dict[str, Any] = {"sent": False, "destinations": [], "error": None}
     if not options.dry_run:
@@ -174,12 +172,13 @@ def _plan_and_act(
 
     def act(group: list[Item]) -> list[Item]:
         due = sorted((i for i, (_, r) in enumerate(group) if r.outcome is None), key=lambda i: urgency(group[i][1]))
-        due, waiting = _spread(parts, group, due)
-        stepped = run_keys([group[i] for i in due], partial(guarded, act_key, ctx=ctx), **steps, progress=progress)
-        group = _put(group, due, stepped)
-        for i in waiting:
-            finished(group[i][1], progress)
-        return group
+        ordered = [group[i] for i in due]
+        take, note = _spread(parts, ordered)
+        stepped = run_keys(ordered[:take], partial(guarded, act_key, ctx=ctx), **steps, progress=progress)
+        later = [(spec, r.finished(Done(Outcome.NOT_ATTEMPTED, notes=(note,)))) for spec, r in ordered[take:]]
+        for _, result in later:
+            finished(result, progress)
+        return _put(group, due, [*stepped, *later])
 
     def plan_then_act(group: list[Item]) -> list[Item]:
         return act(plan(group))
@@ -208,15 +207,15 @@ def _plan_and_act(
             progress.finish()
 
 
-def _spread(parts: Run, group: list[Item], due: list[int]) -> tuple[list[int], list[int]]:
-    """The due keys of one place (most urgent first) this run renews, and those that wait for a
-    later run, already marked ``not_attempted`` in ``group`` (see :mod:`renewer.run.backlog`)."""
+def _spread(parts: Run, due: list[Item]) -> tuple[int, str]:
+    """How many of one place's due keys (most urgent first) this run renews, and the note for those
+    that wait for a later run (see :mod:`renewer.run.backlog`); the plan goes to ``parts.backlog``."""
     if not due:
-        return due, []
-    first = group[due[0]][1]
+        return 0, ""
+    first = due[0][1]
     place = f"{first.cloud}:{first.region}"
-    results = [group[i][1] for i in due]
-    canary = any(group[i][0].policy.verify == "canary" for i in due)
+    results = [result for _, result in due]
+    canary = any(spec.policy.verify == "canary" for spec, _ in due)
     budgets = parts.callers.budgets
     calls = backlog.act_calls(str(first.cloud), results, canary)
     pace = backlog.pace(calls, partial(budgets.group, place), partial(budgets.rate, place))
@@ -224,11 +223,7 @@ def _spread(parts: Run, group: list[Item], due: list[int]) -> tuple[list[int], l
     booked = max(budgets.limiter(place, action).wait() for action in calls)
     take, plan = backlog.spread(place, results, pace, parts.deadline.remaining() - booked, parts.clock.now())
     parts.backlog.append(plan)
-    note = backlog.note(plan)
-    for i in due[take:]:
-        spec, result = group[i]
-        group[i] = (spec, result.finished(Done(Outcome.NOT_ATTEMPTED, notes=(note,))))
-    return due[:take], due[take:]
+    return take, backlog.note(plan)
 
 
 def _put(items: list[Item], positions: list[int], new: list[Item]) -> list[Item]:

@@ -62,7 +62,7 @@ def _chunks(due: list[Item], size: int, limit: int) -> list[list[Item]]:
     current: list[Item] = []
     used = empty
     for spec, result in due:
-        entry = len(json.dumps(Shard(1, 1, (_shard_key(spec, result),), 1.0).to_json()["keys"][0]).encode()) + 2
+        entry = len(json.dumps(_shard_key(spec, result).to_json()).encode()) + 2  # and ", "
         if current and (len(current) >= size or used + entry > limit):
             chunks.append(current)
             current, used = [], empty

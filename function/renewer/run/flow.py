@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 
 from renewer.clock import Clock
@@ -308,12 +309,12 @@ def witness_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyRe
 def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult:
     """Read the material, then (unless a dry run) import it and verify."""
     material = ctx.materials.get(spec)
-    wanted = material_bytes(result.described.key_spec if result.described else None)
+    key_spec = result.described.key_spec if result.described else None
+    wanted = material_bytes(key_spec)
     if material.size != wanted:  # before any import: a 128-bit key cannot take 256 bits, nor the reverse
         return result.fail(
             "MaterialWrongSize",
-            f"material {spec.name} holds {material.size} bytes; key spec "
-            f"{(result.described.key_spec if result.described else None) or 'Aliyun_AES_256'} takes {wanted}",
+            f"material {spec.name} holds {material.size} bytes; key spec {key_spec or 'Aliyun_AES_256'} takes {wanted}",
         )
     if ctx.options.dry_run:
         return result.finished(Done(Outcome.DRY_RUN))
@@ -328,11 +329,9 @@ def act_key(spec: MaterialSpec, result: KeyResult, ctx: RunContext) -> KeyResult
                 "this renewal would set: not shortened (allowShorterExpiry shortens it)",
             )
         )
-    notes_so_far = list(notes)
-    if result.by_material:  # one key material at a time per key (see RunContext.key_locks)
-        with ctx.key_locks.get(result.identity):
-            return _import_and_verify(kms, key_id, material, spec, expire, result, ctx, notes_so_far)
-    return _import_and_verify(kms, key_id, material, spec, expire, result, ctx, notes_so_far)
+    # One key material at a time per key (see RunContext.key_locks).
+    with ctx.key_locks.get(result.identity) if result.by_material else nullcontext():
+        return _import_and_verify(kms, key_id, material, spec, expire, result, ctx, list(notes))
 
 
 def _import_and_verify(
@@ -348,17 +347,8 @@ def _import_and_verify(
     try:
         material_id = _import(kms, key_id, material, spec.policy.wrapping_algorithm, expire, result, ctx, notes_so_far)
     except MaterialIdChanged as exc:  # accepted: the key now holds what the service says, unverified
-        return result.finished(
-            Done(
-                Outcome.FAILED,
-                expires=float(expire) if expire else None,
-                expires_set=True,
-                expires_verified=False,
-                material_id=exc.material_id,
-                error=Failure(exc.code, exc.message),
-                notes=tuple(notes_so_far),
-            )
-        )
+        failure = Failure(exc.code, exc.message)
+        return result.finished(_accepted(Outcome.FAILED, expire, exc.material_id, failure, tuple(notes_so_far)))
     except RenewerError as exc:
         return result.finished(Done.failed(exc.code, ctx.redactor.scrub(exc.message), *notes_so_far))
     notes = tuple(notes_so_far)
@@ -368,20 +358,25 @@ def _import_and_verify(
         else:
             after = _verify(kms, key_id, result.state_before, expire, spec.policy)
     except RenewerError as exc:  # the service took the import; the check after it did not work out
-        return result.finished(
-            Done(
-                Outcome.UNVERIFIED,
-                expires=float(expire) if expire else None,
-                expires_set=True,
-                expires_verified=False,
-                material_id=material_id,
-                error=Failure(exc.code, ctx.redactor.scrub(f"imported, but not verified: {exc.message}")),
-                notes=notes,
-            )
-        )
+        failure = Failure(exc.code, ctx.redactor.scrub(f"imported, but not verified: {exc.message}"))
+        return result.finished(_accepted(Outcome.UNVERIFIED, expire, material_id, failure, notes))
     outcome = Outcome.RECOVERED if result.decision is Decision.RECOVER else Outcome.RENEWED
     return result.finished(
         Done(outcome, after.state, after.expires, expires_set=True, material_id=material_id, notes=notes)
+    )
+
+
+def _accepted(outcome: Outcome, expire: int, material_id: str | None, error: Failure, notes: tuple[str, ...]) -> Done:
+    """An import the service accepted but this run could not confirm: the key probably holds the
+    expiry asked for (``expire``, 0 = never), reported as not verified."""
+    return Done(
+        outcome,
+        expires=float(expire) if expire else None,
+        expires_set=True,
+        expires_verified=False,
+        material_id=material_id,
+        error=error,
+        notes=notes,
     )
 
 

@@ -40,8 +40,8 @@ def build(results: list[KeyResult], now: float, materials: list[MaterialCheck] |
             continue  # the fan-out worker that renews it reports it
         cloud, region, key = r.identity
         dims = {"cloud": cloud, "keyId": key, "region": region, "material": r.material}
-        if r.ref.key_material_id is not None or (r.by_material and len(r.described.key_materials or ()) > 1):
-            dims["keyMaterialId"] = r.material_id or r.ref.key_material_id or ""
+        if r.ref.key_material_id is not None:  # a named key material (a key with one keeps its series)
+            dims["keyMaterialId"] = r.material_id or r.ref.key_material_id
         state = r.state_after or r.state_before
         if state == "PendingImport" or (state is None and r.outcome in PROBLEMS):
             data.append(Datum("SecondsUntilKeyMaterialExpiration", 0, dims))
