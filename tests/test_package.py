@@ -113,27 +113,17 @@ def test_without_config_it_wants_function_renewer_yml_and_builds_what_s_yaml_dep
     shutil.copytree(REPO / "function", repo / "function", ignore=ignore)
     script = repo / "scripts" / "build-package.sh"
 
-    refused = subprocess.run(
-        ["bash", str(script)],
-        env={"PATH": os.environ.get("PATH", os.defpath), "PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    def build() -> subprocess.CompletedProcess[str]:
+        env = {"PATH": os.environ.get("PATH", os.defpath), "PYTHON": sys.executable}
+        return subprocess.run(["bash", str(script)], env=env, capture_output=True, text=True, timeout=120, check=False)
+
+    refused = build()
     assert refused.returncode == 2
     assert "CONFIG=function/renewer.yml is not a file" in refused.stderr
     assert not (repo / "build").exists()
 
     shutil.copy(EXAMPLE, repo / "function" / "renewer.yml")
-    built = subprocess.run(
-        ["bash", str(script)],
-        env={"PATH": os.environ.get("PATH", os.defpath), "PYTHON": sys.executable},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    built = build()
     assert built.returncode == 0, built.stderr
     assert (repo / "build" / "python3.10" / "index.py").is_file()  # s.yaml's ./build/python3.10
 

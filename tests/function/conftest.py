@@ -104,6 +104,24 @@ def process_env(emulator: Any, **settings: str) -> dict[str, str]:
     }
 
 
+def modules_a_run_loads(emulator: Any, config: dict[str, Any], roots: tuple[str, ...]) -> list[str]:
+    """Cold start: run ``index.handler`` once in a fresh interpreter against the emulator with
+    ``config``, and return the modules under ``roots`` (top-level package names) it had loaded."""
+    import subprocess
+
+    script = (
+        "import sys, index; from renewer.entry.context import from_environ; "
+        "index.handler(b'{}', from_environ()); "
+        f"print(sorted(m for m in sys.modules if m.split('.')[0] in {roots!r}))"
+    )
+    env = process_env(emulator, RENEWER_CONFIG=json.dumps(config))
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT / "function", env=env, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout.strip().splitlines()[-1].replace("'", '"'))
+
+
 def spy_on_imports(monkeypatch: pytest.MonkeyPatch, target: type) -> list[bytes]:
     """Record every import token and wrapped material a KMS target class handles (the real calls
     still go out), so a test can look for them in everything the run printed or returned."""

@@ -6,13 +6,11 @@ from __future__ import annotations
 
 import base64
 import os
-import subprocess
-import sys
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
-from tests.function.conftest import EVENTS, ROOT, Cloud, assert_no_secrets, outcomes, process_env, spy_on_imports
+from tests.function.conftest import EVENTS, Cloud, assert_no_secrets, modules_a_run_loads, outcomes, spy_on_imports
 
 MATERIAL = bytes(range(224, 256))  # not all printable: raw bytes no one could read as text
 OTHER = bytes(range(160, 192))
@@ -131,7 +129,6 @@ def test_aws_alias_keys(aws: dict[str, Any], invoke) -> None:
 
 def test_an_alibaba_only_configuration_does_not_import_boto3(cloud: Cloud) -> None:
     """Cold start: the handler, run end to end with an Alibaba-only configuration, never loads boto3."""
-    import json
 
     cloud.secret("byok/payments", MATERIAL.hex())
     key = cloud.create_key()
@@ -144,17 +141,7 @@ def test_an_alibaba_only_configuration_does_not_import_boto3(cloud: Cloud) -> No
             }
         ]
     }
-    script = (
-        "import sys, index; from renewer.entry.context import from_environ; "
-        "index.handler(b'{}', from_environ()); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore', 'fc2', 'yaml')))"
-    )
-    env = process_env(cloud.emulator, RENEWER_CONFIG=json.dumps(config))
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT / "function", env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert modules_a_run_loads(cloud.emulator, config, ("boto3", "botocore", "fc2", "yaml")) == []
     assert cloud.describe(key).key_state == "Enabled"
 
 

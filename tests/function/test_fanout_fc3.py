@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import io
 import json
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -18,7 +16,7 @@ from emulator.cloud import DAY
 from renewer.credentials import Credentials
 from renewer.entry.context import LocalContext
 from renewer.errors import RenewalFailedError
-from tests.function.conftest import ROOT, Cloud, assert_no_secrets, outcomes, process_env
+from tests.function.conftest import Cloud, assert_no_secrets, modules_a_run_loads, outcomes
 from tests.function.test_fanout import wait_for_invocations
 
 MATERIAL = bytes(range(90, 122))
@@ -147,15 +145,5 @@ def test_the_function_compute_3_sdk_is_imported_only_to_fan_out(cloud: Cloud) ->
         "fanout": {"function": FUNCTION, "shard_size": 500},  # configured, but one shard's worth of keys
         "materials": [{"name": "payments", "source": SOURCE, "keys": [{"region": "cn-hangzhou", "key_id": key}]}],
     }
-    script = (
-        "import sys, index; from renewer.entry.context import from_environ; "
-        "index.handler(b'{}', from_environ()); "
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('alibabacloud_fc20230330', 'fc2')))"
-    )
-    env = process_env(cloud.emulator, RENEWER_CONFIG=json.dumps(config))
-    done = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT / "function", env=env, capture_output=True, text=True, timeout=60
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "[]"
+    assert modules_a_run_loads(cloud.emulator, config, ("alibabacloud_fc20230330", "fc2")) == []
     assert cloud.describe(key).key_state == "Enabled"
