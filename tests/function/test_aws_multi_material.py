@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from renewer.materials.wrapping import WrappingAlgorithm, load_public_key, wrap
-from tests.function.conftest import Cloud
+from tests.function.conftest import Cloud, assert_no_secrets, spy_on_imports
 
 REGION = "us-east-1"
 FIRST = bytes(range(100, 132))
@@ -71,16 +71,23 @@ def config(aws: dict[str, Any], key_id: str, ids: dict[bytes, str | None]) -> di
     return {"materials": materials}
 
 
-def test_both_materials_renewed_the_expired_older_one_recovered(cloud: Cloud, aws: dict[str, Any], invoke) -> None:
+def test_both_materials_renewed_the_expired_older_one_recovered(
+    cloud: Cloud, aws: dict[str, Any], invoke, monkeypatch
+) -> None:
+    from renewer.clouds.aws import AwsKms
+
     kms = aws["kms"]
     key_id, first_id, second_id = two_material_key(kms, 30, 5 * DAY)  # first: 30 s; second: 5 days, due
     cloud.advance_clock(60)  # the older, non-current material expired: the key is PendingImport
     assert kms.describe_key(KeyId=key_id)["KeyMetadata"]["KeyState"] == "PendingImport"
     assert materials_of(kms, key_id)[first_id]["ImportState"] == "PENDING_IMPORT"
 
+    wire = spy_on_imports(monkeypatch, AwsKms)  # import tokens and wrapped materials, as they went out
     result = invoke(config(aws, key_id, {FIRST: first_id, SECOND: second_id}))
 
     assert result.error is None, result.report
+    assert len(wire) == 4  # two key materials: a token and a wrapped material each
+    assert_no_secrets(result, cloud, [FIRST, SECOND], wire)
     rows = {row["key_material_id"]: row for row in result.report["keys"]}
     assert set(rows) == {first_id, second_id}
     assert rows[first_id]["outcome"] == "recovered" and rows[first_id]["material"] == "m0"

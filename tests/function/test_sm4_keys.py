@@ -9,7 +9,7 @@ import base64
 from typing import Any
 
 from renewer.materials.wrapping import key_check_value
-from tests.function.conftest import Cloud, outcomes
+from tests.function.conftest import Cloud, assert_no_secrets, outcomes, spy_on_imports
 
 SM4_MATERIAL = bytes.fromhex("3c" * 8 + "c3" * 8)  # 16 bytes
 AES_MATERIAL = bytes.fromhex("6b" * 16 + "a5" * 16)  # 32 bytes
@@ -28,7 +28,9 @@ def imports(result: Any) -> list[dict[str, Any]]:
     return [c for c in result.calls if c["action"] == "ImportKeyMaterial"]
 
 
-def test_sm4_hsm_key_renewed_with_sm2pke_next_to_an_aes_key(cloud: Cloud, invoke) -> None:
+def test_sm4_hsm_key_renewed_with_sm2pke_next_to_an_aes_key(cloud: Cloud, invoke, monkeypatch) -> None:
+    from renewer.clouds.alibaba import AlibabaKms
+
     cloud.secret("byok/sm4", SM4_MATERIAL.hex())
     cloud.secret("byok/aes", AES_MATERIAL.hex())
     sm4 = sm4_hsm_key(cloud, 5)
@@ -41,10 +43,13 @@ def test_sm4_hsm_key_renewed_with_sm2pke_next_to_an_aes_key(cloud: Cloud, invoke
         ]
     }
 
+    wire = spy_on_imports(monkeypatch, AlibabaKms)  # import tokens and the SM2 and RSA ciphertexts
     result = invoke(config)
 
     assert result.error is None, result.report
     assert outcomes(result.report) == {sm4: "renewed", aes: "renewed"}
+    assert len(wire) == 4
+    assert_no_secrets(result, cloud, [SM4_MATERIAL, AES_MATERIAL], wire)
     meta = cloud.describe(sm4)
     assert (meta.key_spec, meta.protection_level, meta.key_state) == ("Aliyun_SM4", "HSM", "Enabled")
     assert base64.b64decode(cloud.decrypt(blob)) == b"under sm4"  # the same material, so old ciphertext opens
